@@ -19,6 +19,7 @@ import numpy as np
 from .. import engine
 from ..checks import check_array, check_lengths
 from ..init import uniform_init
+from .module import Module
 
 _CELLS = {"RNN_TANH": engine.rnn, "RNN_RELU": engine.rnn, "LSTM": engine.lstm, "GRU": engine.gru}
 
@@ -32,7 +33,7 @@ class _Cache:
     x_shape: tuple          # (B, T, I)
 
 
-class _Recurrent:
+class _Recurrent(Module):
     mode = None  # set by subclasses
 
     def __init__(self, input_size, hidden_size, num_layers=1, bidirectional=False,
@@ -69,28 +70,6 @@ class _Recurrent:
                     shapes["bias_ih" + sfx] = (G,)
                     shapes["bias_hh" + sfx] = (G,)
         return shapes
-
-    def parameters(self):
-        """The live parameter arrays (optimizers update them in place)."""
-        return self.params
-
-    def state_dict(self):
-        return {k: v.copy() for k, v in self.params.items()}
-
-    def load_state_dict(self, state_dict):
-        """Load arrays (or anything np.asarray takes, e.g. torch tensors) with PyTorch's names."""
-        expected = self.param_shapes()
-        got = {k: np.asarray(_to_numpy(v)) for k, v in dict(state_dict).items()}
-        missing = [k for k in expected if k not in got]
-        extra = [k for k in got if k not in expected]
-        if missing or extra:
-            raise ValueError(
-                f"{type(self).__name__} state_dict mismatch: missing keys {missing}, unexpected keys {extra}")
-        for k, shape in expected.items():
-            if got[k].shape != shape:
-                raise ValueError(f"state_dict[{k!r}] has shape {got[k].shape}, expected {shape}")
-        for k in expected:
-            self.params[k][...] = got[k].astype(self.dtype)
 
     def _dir_params(self, k, d):
         sfx = f"_l{k}" + ("_reverse" if d == 1 else "")
@@ -251,8 +230,3 @@ class GRU(_Recurrent):
 
     mode = "GRU"
 
-
-def _to_numpy(v):
-    if hasattr(v, "detach"):
-        return v.detach().cpu().numpy()
-    return v
