@@ -1,0 +1,156 @@
+"""Losses with hand-written backward passes.
+
+    loss, cache = cross_entropy(logits, targets, mask=None)     # logits (..., C), targets (...)
+    dlogits = cross_entropy_backward(cache)                     # (..., C)
+
+    loss, cache = bce_with_logits(logits, targets, mask=None)   # multi-label, e.g. piano rolls
+    dlogits = bce_with_logits_backward(cache)
+
+Position weights: a position counts with weight mask[...] (1 when mask is None)
+and weight 0 where targets == ignore_index (cross entropy). "mean" divides the
+weighted sum by the total weight, PyTorch's ``ignore_index`` semantics; when every
+position is masked out the loss is 0.0 with zero gradient (PyTorch gives nan).
+"""
+import numpy as np
+
+from .checks import check_array
+
+_REDUCTIONS = ("mean", "sum")
+
+
+def log_softmax(x, axis=-1):
+    """log(softmax(x)) computed as x - max - log(sum(exp(x - max))), stable for any finite x."""
+    x = np.asarray(x)
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def softmax(x, axis=-1):
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the max so it never overflows."""
+    x = np.asarray(x)
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)) without overflow for large |x|."""
+    x = np.asarray(x)
+    e = np.exp(-np.abs(x))                       # in (0, 1]
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+# ---------------------------------------------------------------------- cross entropy
+def cross_entropy(logits, targets, mask=None, reduction="mean", ignore_index=-100):
+    """Softmax cross entropy: -log softmax(logits)[target] at every position.
+
+    logits (..., C) float; targets (...) integers in [0, C) or ``ignore_index``;
+    mask (...) bool or float weights, or None. Returns (loss float, cache).
+    """
+    logits = check_array("logits", logits, finite=False)
+    if logits.ndim < 1 or not np.issubdtype(logits.dtype, np.floating):
+        raise ValueError(f"logits must be a floating array (..., C), got dtype {logits.dtype} shape {logits.shape}")
+    C = logits.shape[-1]
+    targets = _check_targets(targets, logits.shape[:-1])
+    _check_reduction(reduction)
+    w = _weights(mask, logits.shape[:-1], logits.dtype) * (targets != ignore_index)   # (...)
+    valid = w != 0
+    bad = valid & ((targets < 0) | (targets >= C))
+    if bad.any():
+        i = tuple(int(j) for j in np.argwhere(bad)[0])
+        raise ValueError(f"targets{list(i)} = {int(targets[i])} is out of range for {C} classes "
+                         f"(expected 0..{C - 1} or ignore_index={ignore_index})")
+    safe = np.where(valid, targets, 0)                                              # (...)
+    logp = log_softmax(logits)                                                      # (..., C)
+    nll = -np.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]               # (...)
+    total = np.sum(np.where(valid, w * nll, 0.0))       # masked positions count 0 even if their logits are inf
+    denom = _denominator(w, reduction)
+    loss = float(total / denom) if denom else 0.0
+    return loss, (logp, safe, w, denom)
+
+
+def cross_entropy_backward(cache, dloss=1.0):
+    """dlogits (..., C) = dloss * w / denom * (softmax(logits) - onehot(target))."""
+    logp, safe, w, denom = cache
+    dlogits = np.exp(logp)                                                          # (..., C) softmax
+    np.put_along_axis(dlogits, safe[..., None], np.take_along_axis(dlogits, safe[..., None], axis=-1) - 1.0, axis=-1)
+    scale = (w * (dloss / denom)) if denom else np.zeros_like(w)
+    dlogits *= scale[..., None].astype(dlogits.dtype, copy=False)
+    return dlogits
+
+
+# ---------------------------------------------------------------------- binary cross entropy
+def bce_with_logits(logits, targets, mask=None, reduction="mean"):
+    """Independent sigmoid cross entropy per element (multi-label, e.g. the notes of a piano roll).
+
+    loss = max(x, 0) - x t + log(1 + exp(-|x|)), x = logits (...), t = targets in [0, 1]
+    of the same shape. mask: the shape of logits or a leading part of it (e.g.
+    (B, T) for logits (B, T, 88)), broadcast over the rest. "mean" averages over
+    the unmasked elements. Returns (loss float, cache).
+    """
+    logits = check_array("logits", logits, finite=False)
+    if not np.issubdtype(logits.dtype, np.floating):
+        raise ValueError(f"logits must be a floating array, got dtype {logits.dtype}")
+    targets = check_array("targets", targets, shape=logits.shape, shape_doc="(same shape as logits)")
+    if targets.size and (targets.min() < 0 or targets.max() > 1):
+        raise ValueError(f"targets must lie in [0, 1], got values in [{targets.min()}, {targets.max()}]")
+    targets = targets.astype(logits.dtype, copy=False)
+    _check_reduction(reduction)
+    if mask is not None:
+        m = np.asarray(mask)
+        if m.shape != logits.shape[:m.ndim]:
+            raise ValueError(f"mask must have the shape of logits {logits.shape} or a leading part of it, "
+                             f"got {m.shape}")
+        mask = m.reshape(m.shape + (1,) * (logits.ndim - m.ndim))
+    w = np.broadcast_to(_weights(mask, mask.shape if mask is not None else logits.shape, logits.dtype),
+                        logits.shape)
+    x = logits
+    per = np.maximum(x, 0) - x * targets + np.log1p(np.exp(-np.abs(x)))
+    denom = _denominator(w, reduction)
+    loss = float(np.sum(np.where(w != 0, w * per, 0.0)) / denom) if denom else 0.0
+    return loss, (x, targets, w, denom)
+
+
+def bce_with_logits_backward(cache, dloss=1.0):
+    """dlogits = dloss * w / denom * (sigmoid(x) - t)."""
+    x, targets, w, denom = cache
+    if not denom:
+        return np.zeros_like(x)
+    return ((sigmoid(x) - targets) * (w * (dloss / denom))).astype(x.dtype, copy=False)
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_targets(targets, shape):
+    if hasattr(targets, "detach"):
+        targets = targets.detach().cpu().numpy()
+    targets = np.asarray(targets)
+    if targets.dtype == bool or not np.issubdtype(targets.dtype, np.integer):
+        raise ValueError(f"targets must be integer class ids, got dtype {targets.dtype}")
+    if targets.shape != tuple(shape):
+        raise ValueError(f"targets must have shape {tuple(shape)} (logits without the class axis), got {targets.shape}")
+    return targets
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _weights(mask, shape, dtype):
+    """Per-position weights (shape) from a bool/float mask or None."""
+    if mask is None:
+        return np.ones(shape, dtype=dtype)
+    if hasattr(mask, "detach"):
+        mask = mask.detach().cpu().numpy()
+    mask = np.asarray(mask)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"mask must have shape {tuple(shape)}, got {mask.shape}")
+    if mask.size and (not np.isfinite(mask.astype(np.float64)).all() or mask.min() < 0):
+        raise ValueError("mask must hold non-negative finite weights (or booleans)")
+    return mask.astype(dtype)
+
+
+def _denominator(w, reduction):
+    """The number the weighted sum is divided by (0.0 when nothing counts under "mean")."""
+    if reduction == "sum":
+        return 1.0
+    return float(np.sum(w))

@@ -1,0 +1,165 @@
+"""Many-to-one (sentiment of a review) and its order-blind one-to-one baseline.
+
+SequenceClassifier:
+    e = E[x]                           (B, T, E)
+    y, h_n = rnn(e, lengths)           (B, T, D*H)
+    f = last valid state | mean_t y | max_t y      (B, D*H)
+    logits = Why f + b                 (B, C)
+
+BagOfVectors (the article's dense model over word vectors):
+    m = mean of E[x_t] over valid t    (B, E)     -- word order is gone here
+    logits = W2 tanh(W1 m + b1) + b2   (B, C)
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..layers.embedding import Embedding
+from ..layers.linear import Linear
+from ..losses import cross_entropy, cross_entropy_backward
+from .base import Model, make_recurrent
+
+
+@dataclass
+class ClassifierConfig:
+    vocab_size: int
+    num_classes: int
+    cell: str = "lstm"
+    embed: int = 100
+    hidden: int = 128
+    layers: int = 1
+    bidirectional: bool = False
+    pooling: str = "last"      # last | mean | max
+    dropout: float = 0.0       # between recurrent layers and on the pooled features
+    seed: int = 0
+
+
+@dataclass
+class BagConfig:
+    vocab_size: int
+    num_classes: int
+    embed: int = 100
+    hidden: int = 128
+    dropout: float = 0.0
+    seed: int = 0
+
+
+def _valid_mask(lengths, T, dtype):
+    return (np.arange(T)[None, :] < np.asarray(lengths)[:, None]).astype(dtype)   # (B, T)
+
+
+class _Classifier(Model):
+    def loss_and_grads(self, ids, lengths, labels, training=True, rng=None):
+        logits, cache = self.forward(ids, lengths, training=training, rng=rng)
+        loss, ce_cache = cross_entropy(logits, labels)
+        return loss, self.backward(cross_entropy_backward(ce_cache), cache)
+
+    def predict_proba(self, ids, lengths):
+        logits, _ = self.forward(ids, lengths)
+        z = logits - logits.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def _dropout(self, f, training, rng):
+        if not training or self.config.dropout == 0:
+            return f, None
+        keep = 1.0 - self.config.dropout
+        m = (rng.random(f.shape) < keep).astype(f.dtype) / keep
+        return f * m, m
+
+
+class SequenceClassifier(_Classifier):
+    config_class = ClassifierConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        c = config
+        if c.pooling not in ("last", "mean", "max"):
+            raise ValueError(f"pooling must be last, mean or max, got {c.pooling!r}")
+        s = np.random.default_rng(c.seed).integers(0, 2**31, size=3)
+        self.embedding = self.add("embedding", Embedding(c.vocab_size, c.embed, padding_idx=0, seed=int(s[0])))
+        self.rnn = self.add("rnn", make_recurrent(c.cell, c.embed, c.hidden, c.layers, c.bidirectional,
+                                                  c.dropout, seed=int(s[1])))
+        D = 2 if c.bidirectional else 1
+        self.head = self.add("head", Linear(D * c.hidden, c.num_classes, seed=int(s[2])))
+
+    def forward(self, ids, lengths, training=False, rng=None):
+        """ids (B, T), lengths (B,) -> logits (B, C), cache."""
+        c = self.config
+        D, H = self.rnn.num_directions, c.hidden
+        e, e_cache = self.embedding.forward(ids)
+        y, state, r_cache = self.rnn.forward(e, lengths=lengths, training=training, rng=rng)
+        h_n = state[0] if isinstance(state, tuple) else state          # (L*D, B, H)
+        if c.pooling == "last":
+            f = np.concatenate(list(h_n[-D:]), axis=1)                  # (B, D*H)
+            aux = None
+        else:
+            mask = _valid_mask(lengths, ids.shape[1], y.dtype)[:, :, None]
+            if c.pooling == "mean":
+                aux = mask / np.asarray(lengths, dtype=y.dtype)[:, None, None]
+                f = (y * aux).sum(axis=1)
+            else:
+                masked = np.where(mask > 0, y, -np.inf)
+                aux = masked.argmax(axis=1)                             # (B, D*H)
+                f = np.take_along_axis(y, aux[:, None, :], axis=1)[:, 0]
+        f, drop = self._dropout(f, training, rng)
+        logits, l_cache = self.head.forward(f)
+        return logits, (e_cache, r_cache, l_cache, aux, drop, y.shape, h_n.shape)
+
+    def backward(self, dlogits, cache):
+        e_cache, r_cache, l_cache, aux, drop, y_shape, hn_shape = cache
+        c = self.config
+        D, H = self.rnn.num_directions, c.hidden
+        df, g_head = self.head.backward(dlogits, l_cache)
+        if drop is not None:
+            df = df * drop
+        dy = np.zeros(y_shape, dtype=df.dtype)
+        dstate = None
+        if c.pooling == "last":
+            dh = np.zeros(hn_shape, dtype=df.dtype)
+            for d in range(D):
+                dh[hn_shape[0] - D + d] = df[:, d * H:(d + 1) * H]
+            dstate = (dh, np.zeros_like(dh)) if self.rnn.mode == "LSTM" else dh
+        elif c.pooling == "mean":
+            dy = df[:, None, :] * aux
+        else:
+            np.put_along_axis(dy, aux[:, None, :], df[:, None, :], axis=1)
+        de, _, g_rnn = self.rnn.backward(dy, r_cache, dstate)
+        g_emb = self.embedding.backward(de, e_cache)
+        return {**self.split_grads("embedding", g_emb), **self.split_grads("rnn", g_rnn),
+                **self.split_grads("head", g_head)}
+
+
+class BagOfVectors(_Classifier):
+    config_class = BagConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        c = config
+        s = np.random.default_rng(c.seed).integers(0, 2**31, size=3)
+        self.embedding = self.add("embedding", Embedding(c.vocab_size, c.embed, padding_idx=0, seed=int(s[0])))
+        self.hidden = self.add("hidden", Linear(c.embed, c.hidden, seed=int(s[1])))
+        self.head = self.add("head", Linear(c.hidden, c.num_classes, seed=int(s[2])))
+
+    def forward(self, ids, lengths, training=False, rng=None):
+        e, e_cache = self.embedding.forward(ids)                        # (B, T, E)
+        w = _valid_mask(lengths, ids.shape[1], e.dtype) / np.asarray(lengths, dtype=e.dtype)[:, None]
+        m = np.einsum("bte,bt->be", e, w)                               # (B, E) mean of the valid vectors
+        a, h_cache = self.hidden.forward(m)
+        h = np.tanh(a)
+        h, drop = self._dropout(h, training, rng)
+        logits, l_cache = self.head.forward(h)
+        return logits, (e_cache, w, h_cache, h, drop, l_cache)
+
+    def backward(self, dlogits, cache):
+        e_cache, w, h_cache, h, drop, l_cache = cache
+        dh, g_head = self.head.backward(dlogits, l_cache)
+        if drop is not None:
+            dh = dh * drop
+            h = h / np.where(drop == 0, 1, drop)   # undo the scaling to recover tanh(a) where kept
+        da = dh * (1.0 - h * h)
+        dm, g_hidden = self.hidden.backward(da, h_cache)
+        de = dm[:, None, :] * w[:, :, None]
+        g_emb = self.embedding.backward(de, e_cache)
+        return {**self.split_grads("embedding", g_emb), **self.split_grads("hidden", g_hidden),
+                **self.split_grads("head", g_head)}

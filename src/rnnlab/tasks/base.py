@@ -1,0 +1,74 @@
+"""What the trainer needs from a task, and saving/loading a trained model directory.
+
+A task owns its data, its model and its metrics. The trainer calls:
+
+    initial_carry() / carry_to_arrays(carry) / carry_from_arrays(arrays)
+    train_batches(epoch) -> list            deterministic for (seed, epoch)
+    train_step(batch, carry, rng) -> loss, grads, carry, n_tokens
+    evaluate(split) -> metrics dict         includes the ``monitor`` key
+    save_model(out, best) / load_best(out) / final_metrics()
+
+A trained model directory holds ``config.json`` (task, model class, model config,
+vocabulary, labels) and ``model.safetensors``; ``load_run`` rebuilds the task's
+model from them for generate/predict/evaluate.
+"""
+import dataclasses
+import os
+
+from ..models import MODELS
+from ..models.base import config_from_dict
+from ..train.checkpoint import CheckpointError, atomic_write_json, check_weights, load_arrays, read_json, save_arrays
+
+
+class Task:
+    name = None
+    monitor = ("val_loss", "min")
+
+    def __init__(self, model, extra):
+        self.model = model
+        self.extra = extra          # JSON-able: vocabulary, labels, data description
+
+    # carried state between batches (language models); none by default
+    def initial_carry(self):
+        return None
+
+    def carry_to_arrays(self, carry):
+        return {}
+
+    def carry_from_arrays(self, arrays):
+        return None
+
+    # saving
+    def run_config(self):
+        return {"task": self.name, "model": type(self.model).__name__,
+                "config": dataclasses.asdict(self.model.config), **self.extra}
+
+    def save_model(self, out, best):
+        atomic_write_json(os.path.join(out, "config.json"), self.run_config())
+        if best:
+            save_arrays(os.path.join(out, "model.safetensors"), self.model.params, {"task": self.name})
+
+    def load_best(self, out):
+        path = os.path.join(out, "model.safetensors")
+        arrays, _ = load_arrays(path)
+        check_weights(path, self.model, arrays)
+        self.model.load_state_dict(arrays)
+
+
+def load_run(out):
+    """(run config dict, model with the saved weights) from a trained model directory."""
+    if not os.path.isdir(out):
+        raise CheckpointError(f"{out}: not a model directory (train one with `rnnlab train ... --out {out}`)")
+    cfg_path = os.path.join(out, "config.json")
+    run = read_json(cfg_path, "config.json")
+    try:
+        cls = MODELS[run["model"]]
+        config = config_from_dict(cls.config_class, run["config"], where=cfg_path)
+    except KeyError as e:
+        raise CheckpointError(f"{cfg_path}: missing or unknown entry {e}") from None
+    model = cls(config)
+    path = os.path.join(out, "model.safetensors")
+    arrays, _ = load_arrays(path)
+    check_weights(path, model, arrays)
+    model.load_state_dict(arrays)
+    return run, model

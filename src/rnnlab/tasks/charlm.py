@@ -1,0 +1,166 @@
+"""charlm: a character (or word) language model trained on one text, char-rnn style.
+
+The text is split into train / val / test by position (the last 2% + 2% held out),
+the training ids cut into B parallel streams, and each epoch walks them in chunks
+of ``bptt`` steps, carrying the recurrent state from chunk to chunk.
+"""
+import math
+
+import numpy as np
+
+from ..models.language_model import LanguageModel, LanguageModelConfig
+from .base import Task
+
+UNK = "\ufffd"   # id 0: characters never seen in training
+
+
+class CharVocab:
+    def __init__(self, chars):
+        self.itos = [UNK] + [c for c in chars if c != UNK]
+        self.stoi = {c: i for i, c in enumerate(self.itos)}
+
+    @classmethod
+    def from_text(cls, text):
+        return cls(sorted(set(text)))
+
+    def encode(self, text):
+        return np.fromiter((self.stoi.get(c, 0) for c in text), dtype=np.int64, count=len(text))
+
+    def decode(self, ids):
+        return "".join(self.itos[i] for i in ids)
+
+    def __len__(self):
+        return len(self.itos)
+
+
+def split_text(text, held_out=0.02):
+    """Contiguous train / val / test; val and test are each ``held_out`` of the text, at its end."""
+    n = len(text)
+    k = max(1, int(n * held_out))
+    if n < 10 * k or n < 100:
+        raise ValueError(f"the text has {n} characters; charlm needs at least 100")
+    return text[: n - 2 * k], text[n - 2 * k: n - k], text[n - k:]
+
+
+def mean_loss(model, ids, streams=8, chunk=256):
+    """Mean next-token loss over ``ids``, read as ``streams`` parallel streams with the state carried."""
+    n = (len(ids) - 1) // streams
+    if n < 1:
+        streams, n = 1, len(ids) - 1
+    data = ids[: n * streams + 1]
+    state, total, count = None, 0.0, 0
+    for s in range(0, n, chunk):
+        e = min(s + chunk, n)
+        x = np.stack([data[b * n + s: b * n + e] for b in range(streams)])
+        y = np.stack([data[b * n + s + 1: b * n + e + 1] for b in range(streams)])
+        loss, state = model.loss(x, y, state)
+        total += loss * x.size
+        count += x.size
+    return total / count
+
+
+class CharLMTask(Task):
+    name = "charlm"
+    monitor = ("val_loss", "min")
+
+    def __init__(self, text, model_config=None, batch=32, bptt=64, seed=0, vocab=None, data_name=""):
+        train, val, test = split_text(text)
+        self.vocab = vocab or CharVocab.from_text(train)
+        cfg = model_config or LanguageModelConfig(vocab_size=len(self.vocab))
+        cfg.vocab_size = len(self.vocab)
+        super().__init__(LanguageModel(cfg), {"vocab": self.vocab.itos, "data": data_name,
+                                              "batch": batch, "bptt": bptt})
+        self.batch, self.bptt, self.seed = batch, bptt, seed
+        ids = self.vocab.encode(train)
+        n = (len(ids) - 1) // batch
+        if n < bptt + 1:
+            raise ValueError(f"training text too short for batch {batch} x bptt {bptt} ({len(ids)} characters)")
+        self.streams = ids[: n * batch + 1]
+        self.n = n
+        self.val_ids, self.test_ids = self.vocab.encode(val), self.vocab.encode(test)
+
+    def initial_carry(self):
+        return None
+
+    def carry_to_arrays(self, carry):
+        if carry is None:
+            return {}
+        if isinstance(carry, tuple):
+            return {"h": carry[0], "c": carry[1]}
+        return {"h": carry}
+
+    def carry_from_arrays(self, arrays):
+        if not arrays:
+            return None
+        return (arrays["h"], arrays["c"]) if "c" in arrays else arrays["h"]
+
+    def train_batches(self, epoch):
+        # a different phase each epoch so chunk boundaries move
+        offset = int(np.random.default_rng([self.seed, epoch]).integers(self.bptt))
+        starts = range(offset, self.n - 1, self.bptt)
+        return [(s, min(s + self.bptt, self.n - 1)) for s in starts if min(s + self.bptt, self.n - 1) > s]
+
+    def _chunk(self, s, e):
+        B, n = self.batch, self.n
+        x = np.stack([self.streams[b * n + s: b * n + e] for b in range(B)])
+        y = np.stack([self.streams[b * n + s + 1: b * n + e + 1] for b in range(B)])
+        return x, y
+
+    def train_step(self, batch, carry, rng):
+        x, y = self._chunk(*batch)
+        loss, grads, state = self.model.loss_and_grads(x, y, carry, training=True, rng=rng)
+        return loss, grads, state, x.size
+
+    def evaluate(self, split="val"):
+        loss = mean_loss(self.model, self.val_ids if split == "val" else self.test_ids)
+        return {f"{split}_loss": float(loss), f"{split}_bpc": float(loss / math.log(2))}
+
+    def final_metrics(self):
+        return {**self.evaluate("val"), **self.evaluate("test")}
+
+
+# ---------------------------------------------------------------------- command line
+DEFAULTS = {"data": "shakespeare", "cell": "lstm", "embed": 64, "hidden": 256, "layers": 2, "dropout": 0.0,
+            "batch": 32, "bptt": 64, "epochs": 10, "lr": 2e-3}
+
+
+def load_text(data, limit=None):
+    """A built-in corpus by name, or a user's UTF-8 text file."""
+    from ..data import DATASETS, load_dataset, read_text
+
+    if data in DATASETS:
+        text = load_dataset(data)
+        if not isinstance(text, str):
+            raise ValueError(f"dataset {data!r} is not a text corpus; charlm needs one (e.g. shakespeare)")
+    else:
+        text = read_text(data)
+    return text[:limit] if limit else text
+
+
+def build(s):
+    text = load_text(s["data"], s.get("limit"))
+    cfg = LanguageModelConfig(vocab_size=1, cell=s["cell"], embed=s["embed"], hidden=s["hidden"],
+                              layers=s["layers"], dropout=s["dropout"], seed=s["seed"])
+    return CharLMTask(text, cfg, batch=s["batch"], bptt=s["bptt"], seed=s["seed"], data_name=str(s["data"]))
+
+
+def generate(run, model, args):
+    vocab = CharVocab(run["vocab"][1:])
+    prime = args.prime if args.prime else "\n"
+    unknown = sorted({c for c in prime if c not in vocab.stoi})
+    if unknown:
+        raise ValueError(f"--prime has characters the model never saw: {''.join(unknown)!r}")
+    ids = model.sample(vocab.encode(prime), args.length, temperature=args.temperature, top_k=args.top_k,
+                       top_p=args.top_p, seed=args.seed)
+    return prime + vocab.decode(ids)
+
+
+def evaluate(run, model, settings, data=None):
+    vocab = CharVocab(run["vocab"][1:])
+    if data is None:
+        _, _, test = split_text(load_text(settings.get("data", "shakespeare"), settings.get("limit")))
+        text, split = test, "test"
+    else:
+        text, split = load_text(data), "data"
+    loss = mean_loss(model, vocab.encode(text))
+    return {f"{split}_loss": float(loss), f"{split}_bpc": float(loss / math.log(2)), "characters": len(text)}
