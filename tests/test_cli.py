@@ -209,3 +209,15 @@ def test_unknown_task_and_flag(tmp_path, capsys):
     _assert_one_line_error(rc, err, "unknown task 'poetry'")
     rc, _, err = run_cli(["train", "charlm", "--pooling", "mean", "--data", "x"], capsys)
     _assert_one_line_error(rc, err, "does not take --pooling")
+
+
+def test_word_level_language_model(text_file, tmp_path, capsys):
+    out = str(tmp_path / "wlm")
+    rc, stdout, _ = run_cli(["train", "charlm", "--level", "word", "--data", text_file, "--hidden", "16", "--embed", "8",
+                             "--layers", "1", "--batch", "2", "--bptt", "8", "--epochs", "2", "--out", out, "--quiet"],
+                            capsys)
+    assert rc == 0
+    m = last_json(stdout)
+    assert "val_ppl" in m and m["val_ppl"] > 1
+    rc, stdout, _ = run_cli(["generate", out, "--prime", "First Citizen", "--length", "10", "--seed", "0"], capsys)
+    assert rc == 0 and stdout.startswith("First Citizen")

@@ -19,6 +19,7 @@ def build_parser():
     t = sub.add_parser("train", help="train a model; prints final metrics as one JSON line")
     t.add_argument("task", nargs="?", help="charlm | classify | tag | seq2seq | music | caption")
     t.add_argument("--data", help="a built-in dataset name (see `rnnlab data list`) or a path to your own file")
+    t.add_argument("--level", choices=["char", "word"], help="charlm: characters or words as tokens")
     t.add_argument("--cell", default=None, help="rnn | lstm | gru (| bag for classify)")
     t.add_argument("--hidden", type=int)
     t.add_argument("--layers", type=int)

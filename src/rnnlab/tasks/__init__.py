@@ -39,7 +39,7 @@ def settings_from_args(args):
         v = getattr(args, key, None)
         if v is not None:
             settings[key] = v
-    unknown_flags = [k for k in ("cell", "hidden", "layers", "bidirectional", "embed", "dropout", "batch", "bptt",
+    unknown_flags = [k for k in ("level", "cell", "hidden", "layers", "bidirectional", "embed", "dropout", "batch", "bptt",
                                  "pooling", "pretrained", "freeze_embeddings", "crf", "attention")
                      if getattr(args, k, None) is not None and k not in settings]
     if unknown_flags:

@@ -1,10 +1,12 @@
-"""charlm: a character (or word) language model trained on one text, char-rnn style.
+"""charlm: a character (or word, ``--level word``) language model trained on one text, char-rnn style.
 
 The text is split into train / val / test by position (the last 2% + 2% held out),
 the training ids cut into B parallel streams, and each epoch walks them in chunks
 of ``bptt`` steps, carrying the recurrent state from chunk to chunk.
 """
 import math
+import re
+from collections import Counter
 
 import numpy as np
 
@@ -33,6 +35,41 @@ class CharVocab:
         return len(self.itos)
 
 
+class WordVocab:
+    """Words, punctuation marks and newlines as tokens; words rarer than ``min_freq`` become <unk> (id 0)."""
+
+    TOKEN = re.compile(r"\n|\w+(?:['’]\w+)*|[^\w\s]")
+    UNK = "<unk>"
+
+    def __init__(self, words):
+        self.itos = [self.UNK] + [w for w in words if w != self.UNK]
+        self.stoi = {w: i for i, w in enumerate(self.itos)}
+
+    @classmethod
+    def from_text(cls, text, min_freq=2, max_size=30000):
+        counts = Counter(cls.TOKEN.findall(text))
+        words = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
+        return cls(words[: max_size - 1])
+
+    def encode(self, text):
+        return np.array([self.stoi.get(w, 0) for w in self.TOKEN.findall(text)], dtype=np.int64)
+
+    def decode(self, ids):
+        out = []
+        for i in ids:
+            w = self.itos[i]
+            if out and w != "\n" and out[-1] != "\n" and not re.fullmatch(r"[^\w\s(]", w):
+                out.append(" ")
+            out.append(w)
+        return "".join(out)
+
+    def __len__(self):
+        return len(self.itos)
+
+
+VOCABS = {"char": CharVocab, "word": WordVocab}
+
+
 def split_text(text, held_out=0.02):
     """Contiguous train / val / test; val and test are each ``held_out`` of the text, at its end."""
     n = len(text)
@@ -59,14 +96,23 @@ def mean_loss(model, ids, streams=8, chunk=256):
     return total / count
 
 
+def loss_metrics(split, loss, level):
+    """Mean loss in nats plus bits per character (char level) or perplexity (word level)."""
+    if level == "char":
+        return {f"{split}_loss": float(loss), f"{split}_bpc": float(loss / math.log(2))}
+    return {f"{split}_loss": float(loss), f"{split}_ppl": float(math.exp(loss))}
+
+
 class CharLMTask(Task):
     name = "charlm"
     monitor = ("val_loss", "min")
 
     def __init__(self, text, model_config=None, batch=32, bptt=64, seed=0, vocab=None, data_name=""):
         train, val, test = split_text(text)
-        self.vocab = vocab or CharVocab.from_text(train)
-        cfg = model_config or LanguageModelConfig(vocab_size=len(self.vocab))
+        cfg = model_config or LanguageModelConfig(vocab_size=1)
+        if cfg.level not in VOCABS:
+            raise ValueError(f"level must be 'char' or 'word', got {cfg.level!r}")
+        self.vocab = vocab or VOCABS[cfg.level].from_text(train)
         cfg.vocab_size = len(self.vocab)
         super().__init__(LanguageModel(cfg), {"vocab": self.vocab.itos, "data": data_name,
                                               "batch": batch, "bptt": bptt})
@@ -113,14 +159,14 @@ class CharLMTask(Task):
 
     def evaluate(self, split="val"):
         loss = mean_loss(self.model, self.val_ids if split == "val" else self.test_ids)
-        return {f"{split}_loss": float(loss), f"{split}_bpc": float(loss / math.log(2))}
+        return loss_metrics(split, loss, self.model.config.level)
 
     def final_metrics(self):
         return {**self.evaluate("val"), **self.evaluate("test")}
 
 
 # ---------------------------------------------------------------------- command line
-DEFAULTS = {"data": "shakespeare", "cell": "lstm", "embed": 64, "hidden": 256, "layers": 2, "dropout": 0.0,
+DEFAULTS = {"data": "shakespeare", "level": "char", "cell": "lstm", "embed": 64, "hidden": 256, "layers": 2, "dropout": 0.0,
             "batch": 32, "bptt": 64, "epochs": 10, "lr": 2e-3}
 
 
@@ -139,28 +185,37 @@ def load_text(data, limit=None):
 
 def build(s):
     text = load_text(s["data"], s.get("limit"))
-    cfg = LanguageModelConfig(vocab_size=1, cell=s["cell"], embed=s["embed"], hidden=s["hidden"],
+    cfg = LanguageModelConfig(vocab_size=1, level=s["level"], cell=s["cell"], embed=s["embed"], hidden=s["hidden"],
                               layers=s["layers"], dropout=s["dropout"], seed=s["seed"])
     return CharLMTask(text, cfg, batch=s["batch"], bptt=s["bptt"], seed=s["seed"], data_name=str(s["data"]))
 
 
+def _vocab(run, model):
+    return VOCABS[model.config.level](run["vocab"][1:])
+
+
 def generate(run, model, args):
-    vocab = CharVocab(run["vocab"][1:])
+    vocab = _vocab(run, model)
     prime = args.prime if args.prime else "\n"
-    unknown = sorted({c for c in prime if c not in vocab.stoi})
-    if unknown:
-        raise ValueError(f"--prime has characters the model never saw: {''.join(unknown)!r}")
-    ids = model.sample(vocab.encode(prime), args.length, temperature=args.temperature, top_k=args.top_k,
+    ids = vocab.encode(prime)
+    if model.config.level == "char":
+        unknown = sorted({c for c in prime if c not in vocab.stoi})
+        if unknown:
+            raise ValueError(f"--prime has characters the model never saw: {''.join(unknown)!r}")
+    elif len(ids) == 0:
+        ids = vocab.encode("\n")
+    out = model.sample(ids, args.length, temperature=args.temperature, top_k=args.top_k,
                        top_p=args.top_p, seed=args.seed)
-    return prime + vocab.decode(ids)
+    sep = "" if model.config.level == "char" or prime.endswith(("\n", " ")) else " "
+    return prime + sep + vocab.decode(out)
 
 
 def evaluate(run, model, settings, data=None):
-    vocab = CharVocab(run["vocab"][1:])
+    vocab = _vocab(run, model)
     if data is None:
         _, _, test = split_text(load_text(settings.get("data", "shakespeare"), settings.get("limit")))
         text, split = test, "test"
     else:
         text, split = load_text(data), "data"
     loss = mean_loss(model, vocab.encode(text))
-    return {f"{split}_loss": float(loss), f"{split}_bpc": float(loss / math.log(2)), "characters": len(text)}
+    return {**loss_metrics(split, loss, model.config.level), "characters": len(text)}
