@@ -27,7 +27,7 @@ import re
 import zipfile
 
 from .errors import DatasetUnavailable
-from .fetch import Archive, cached_json, fetch_archive, list_members, read_member
+from .fetch import Archive, cached_json, fetch_archive, list_members, read_members
 
 MUSIC21 = Archive("music21", "10.5.1", "music21-10.5.1-py3-none-any.whl",
                   "dc3309498c4c95cebdf8d4f20c868deb6b63bce1d929cad4f51a7ccc982987b1")
@@ -131,9 +131,11 @@ def load_bach_chorales() -> list[dict]:
         music21 = _music21()
         wanted = list(music21.corpus.chorales.Iterator(returnType="filename"))
         path = fetch_archive(MUSIC21)
+        todo = chorale_members(list_members(path), wanted)
+        files = read_members(path, {member for _, member, _ in todo}.__contains__)
         chorales = []
-        for name, member, number in chorale_members(list_members(path), wanted):
-            data = read_member(path, member)
+        for name, member, number in todo:
+            data = files[member]
             xml = mxl_to_musicxml(data) if member.endswith(".mxl") else data
             score = music21.converter.parseData(xml.decode("utf-8"), format="musicxml")
             parts = vocal_parts(score)

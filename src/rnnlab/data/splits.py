@@ -39,13 +39,14 @@ def split_contiguous(seq: Sequence, fractions: Sequence[float] = (0.9, 0.05, 0.0
     return tuple(seq[a:b] for a, b in zip(cuts[:-1], cuts[1:]))
 
 
-def bucket_batches(lengths: Sequence[int], batch_size: int, seed: int = 0,
+def bucket_batches(lengths: Sequence[int], batch_size: int, seed: int | Sequence[int] = 0,
                    shuffle: bool = True) -> list[np.ndarray]:
     """Group indices of sequences of similar length into batches of at most batch_size.
 
     Indices are sorted by length (ties broken at random when shuffle, by index
     otherwise), cut into consecutive batches (the last may be smaller), and
     the batch order is shuffled when shuffle. Every index appears exactly once.
+    seed may be a sequence of ints (e.g. [seed, epoch]) for per-epoch orders.
     Returns a list of (b,) int64 arrays, b <= batch_size.
     """
     if batch_size < 1:
