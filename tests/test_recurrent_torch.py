@@ -7,6 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rnnlab import GRU, LSTM, RNN  # noqa: E402
+from rnnlab.engine import use_backend  # noqa: E402
 
 from conftest import assert_close  # noqa: E402
 
@@ -62,8 +63,17 @@ def torch_run(ref, x, state, lengths, dy, dstate, kind):
 CASES = list(itertools.product(["rnn", "rnn_relu", "lstm", "gru"], [1, 2, 3], [False, True], [False, True], [False, True]))
 
 
+BACKENDS = ["numpy"] + (["numba"] if __import__("importlib").util.find_spec("numba") else [])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind,L,bidir,use_lengths,use_state", CASES)
-def test_matches_torch(kind, L, bidir, use_lengths, use_state):
+def test_matches_torch(kind, L, bidir, use_lengths, use_state, backend):
+    with use_backend(backend):
+        _check_against_torch(kind, L, bidir, use_lengths, use_state)
+
+
+def _check_against_torch(kind, L, bidir, use_lengths, use_state):
     seed = CASES.index((kind, L, bidir, use_lengths, use_state))
     rng = np.random.default_rng(seed)
     B, T, I, H = (int(v) for v in (rng.integers(1, 5), rng.integers(1, 7), rng.integers(1, 6), rng.integers(1, 6)))

@@ -1,18 +1,24 @@
 """Pure forward/backward functions for one recurrent direction over a whole sequence.
 
-Every module here exposes the same two functions, in processing order
+Every module here exposes the same functions, in processing order
 (time-major; a reverse direction is run by flipping its input first):
 
     y, state_T, cache = forward(x, state_0, params, mask=None)
     dx, dstate_0, grads = backward(dy, dstate_T, cache)
+    h_t, state_t = step(x_t, state, params)        # inference, one step, no cache
 
-x: (T, B, I); y: (T, B, H); state: h (B, H), or (h, c) for the LSTM.
+x: (T, B, I); y: (T, B, H); x_t: (B, I); state: h (B, H), or (h, c) for the LSTM.
 mask: (T, B, 1) of 0/1 or None. Where the mask is 0 the state is carried
 through unchanged and the output is 0 (right-padded sequences; the reverse
 direction sees them left-padded and so starts at each sequence's last valid step).
 params: dict with keys W_ih, W_hh, b_ih, b_hh (PyTorch layouts, gates stacked
 along the first axis). grads: the same keys.
+
+The elementwise work between the matrix products runs on a selectable backend:
+``set_backend("numba")`` (fused compiled kernels, the default when numba is
+installed) or ``set_backend("numpy")``; see ``_backend``.
 """
 from . import gru, lstm, rnn
+from ._backend import BACKENDS, get_backend, set_backend, use_backend
 
-__all__ = ["rnn", "lstm", "gru"]
+__all__ = ["rnn", "lstm", "gru", "set_backend", "get_backend", "use_backend", "BACKENDS"]

@@ -1,30 +1,101 @@
-"""Small in-place elementwise helpers shared by the cells."""
+"""Shared pieces of the cell loops: input projections, BPTT chunks, masks."""
 import numpy as np
 
+# BPTT turns the per-step gate gradients into weight gradients a chunk of steps at a
+# time, so only CHUNK_ROWS (= steps * batch) rows of gate gradients live at once
+# instead of T * B; 512 rows keep those GEMMs near full speed.
+CHUNK_ROWS = 512
 
-def sigmoid_(a):
-    """In-place logistic sigmoid through tanh: sigma(a) = (1 + tanh(a/2)) / 2.
 
-    Stable for large |a| (no exp overflow) and one transcendental per element.
-    """
-    np.multiply(a, 0.5, out=a)
-    np.tanh(a, out=a)
-    a += 1.0
-    a *= 0.5
-    return a
+def transposed(W):
+    """W.T as a C-contiguous copy: h @ W.T becomes a plain (NN) GEMM, which OpenBLAS runs faster."""
+    return np.ascontiguousarray(W.T)
 
 
 def input_projection(x, W, b):
-    """All time steps' input projections in one GEMM: (T, B, I) -> (T, B, G)."""
+    """All time steps' input projections in one GEMM: (T, B, I) -> (T, B, G), C-contiguous per step.
+
+    A reversed view (x[::-1], as the layer passes the backward direction) is
+    projected in memory order and the result reversed, so nothing is copied.
+    """
     T, B, I = x.shape
-    out = np.matmul(x.reshape(T * B, I), W.T).reshape(T, B, W.shape[0])
+    flip = x.strides[0] < 0
+    if flip:
+        x = x[::-1]
+    out = np.matmul(_rows(x), transposed(W)).reshape(T, B, W.shape[0])
     if b is not None:
         out += b
-    return out
+    return out[::-1] if flip else out
 
 
-def weight_grads(dA, inputs, W_shape):
-    """dW = sum_t dA_t^T inputs_t as a single GEMM over all T*B rows."""
-    G = dA.shape[-1]
-    K = inputs.shape[-1]
-    return np.matmul(dA.reshape(-1, G).T, inputs.reshape(-1, K))
+def _rows(a):
+    """(T, B, K) -> (T*B, K), a view when the memory allows it, else a copy."""
+    return a.reshape(-1, a.shape[-1])
+
+
+def step_mask(mask, t, empty):
+    """The (B,) 0/1 mask of step t, or the empty array that stands for "no mask"."""
+    return empty if mask is None else mask[t, :, 0]
+
+
+def no_mask(dtype):
+    return np.empty(0, dtype=dtype)
+
+
+def chunks(T, B):
+    """(t0, t1) blocks of steps, latest first, each about CHUNK_ROWS rows."""
+    K = max(1, min(T, CHUNK_ROWS // max(B, 1)))
+    return [(max(0, t1 - K), t1) for t1 in range(T, 0, -K)], K
+
+
+class WeightGrads:
+    """dW_ih, dW_hh and db accumulated chunk by chunk: dW += dA^T inputs over the chunk's rows."""
+
+    def __init__(self, W_ih, W_hh, bias, dtype, separate_bias=False):
+        self.dW_ih = np.zeros(W_ih.shape, dtype=dtype)
+        self.dW_hh = np.zeros(W_hh.shape, dtype=dtype)
+        self.db = np.zeros(W_hh.shape[0], dtype=dtype) if bias else None
+        self.db_hh = np.zeros(W_hh.shape[0], dtype=dtype) if bias and separate_bias else None
+        self._tmp_ih = np.empty_like(self.dW_ih)
+        self._tmp_hh = np.empty_like(self.dW_hh)
+
+    def add(self, dA_ih, x, dA_hh, h_prev):
+        """dA_* (n, B, G) gate gradients of steps [t0, t0+n); x (n, B, I); h_prev (n, B, H)."""
+        a = _rows(dA_ih)
+        np.matmul(a.T, _rows(x), out=self._tmp_ih)
+        self.dW_ih += self._tmp_ih
+        ah = _rows(dA_hh)
+        np.matmul(ah.T, _rows(h_prev), out=self._tmp_hh)
+        self.dW_hh += self._tmp_hh
+        if self.db is not None:
+            self.db += a.sum(axis=0)
+        if self.db_hh is not None:
+            self.db_hh += ah.sum(axis=0)
+
+    def dict(self):
+        grads = {"W_ih": self.dW_ih, "W_hh": self.dW_hh}
+        if self.db is not None:
+            grads["b_ih"] = self.db
+            grads["b_hh"] = self.db.copy() if self.db_hh is None else self.db_hh
+        return grads
+
+
+class InputGrad:
+    """dx = dA W_ih, written chunk by chunk into a (B, T, I) buffer and returned as its (T, B, I) view.
+
+    The layer turns dx back to batch-first with ascontiguousarray(dx.transpose(1, 0, 2)),
+    which is then free: the memory already is batch-first.
+    """
+
+    def __init__(self, T, B, I, K, dtype):
+        self.buf = np.empty((B, T, I), dtype=dtype)
+        self._tmp = np.empty((K, B, I), dtype=dtype)
+
+    def add(self, dA, W_ih, t0):
+        n = dA.shape[0]
+        tmp = self._tmp[:n]
+        np.matmul(_rows(dA), W_ih, out=tmp.reshape(-1, tmp.shape[-1]))
+        self.buf[:, t0 : t0 + n] = tmp.transpose(1, 0, 2)
+
+    def result(self):
+        return self.buf.transpose(1, 0, 2)                      # (T, B, I)

@@ -12,91 +12,80 @@ BPTT carries dh_next backwards:
     dr = dn gh_n r (1 - r)
     dgi = [dr, dz, dn]             dgh = [dr, dz, dn * r]
     dh_next = dh z + dgh W_hh      dx_t = dgi W_ih
+
+The cache keeps the gate values [r, z, n] (T, B, 3H), gh_n (T, B, H) and h (T+1, B, H).
 """
 import numpy as np
 
-from ._ops import input_projection, sigmoid_, weight_grads
+from ._backend import kernels
+from ._ops import InputGrad, WeightGrads, chunks, input_projection, no_mask, step_mask, transposed
 
 GATES = 3
 
 
 def forward(x, h0, params, mask=None):
     """x (T, B, I), h0 (B, H) -> y (T, B, H), h_T (B, H), cache."""
+    K = kernels()
     W_ih, W_hh = params["W_ih"], params["W_hh"]
-    b_ih, b_hh = params.get("b_ih"), params.get("b_hh")
     T, B, _ = x.shape
     H = W_hh.shape[1]
-    Gi = input_projection(x, W_ih, b_ih)           # (T, B, 3H): becomes [r, z, n] gate values
+    Gi = input_projection(x, W_ih, params.get("b_ih"))   # (T, B, 3H): becomes [r, z, n] gate values
+    W_hhT = transposed(W_hh)                       # (H, 3H)
+    b_hh = _hidden_bias(params, W_hh)
     ghn = np.empty((T, B, H), dtype=x.dtype)       # W_hn h_{t-1} + b_hn, needed by backward
     hs = np.empty((T + 1, B, H), dtype=x.dtype)
     hs[0] = h0
-    y = np.empty((T, B, H), dtype=x.dtype) if mask is not None else None
+    gh = np.empty((B, GATES * H), dtype=x.dtype)
+    empty = no_mask(x.dtype)
     for t in range(T):
-        g = Gi[t]
-        gh = hs[t] @ W_hh.T
-        if b_hh is not None:
-            gh += b_hh
-        rz = g[:, : 2 * H]
-        rz += gh[:, : 2 * H]
-        sigmoid_(rz)
-        r, z = g[:, :H], g[:, H : 2 * H]
-        n = g[:, 2 * H :]
-        ghn[t] = gh[:, 2 * H :]
-        n += r * ghn[t]
-        np.tanh(n, out=n)
-        h = hs[t + 1]
-        # h = n + z * (h_prev - n)
-        np.subtract(hs[t], n, out=h)
-        h *= z
-        h += n
-        if mask is not None:
-            m = mask[t]
-            np.multiply(h, m, out=y[t])
-            h *= m
-            h += (1.0 - m) * hs[t]
-    if mask is None:
-        y = hs[1:]
+        np.matmul(hs[t], W_hhT, out=gh)
+        K.gru_fwd(Gi[t], gh, b_hh, hs[t], step_mask(mask, t, empty), ghn[t], hs[t + 1])
+    y = hs[1:] if mask is None else hs[1:] * mask
     cache = (x, hs, Gi, ghn, mask, params)
     return y, hs[T], cache
 
 
 def backward(dy, dhT, cache):
     """dy (T, B, H), dh_T (B, H) or None -> dx (T, B, I), dh0 (B, H), grads."""
+    K = kernels()
     x, hs, Gi, ghn, mask, params = cache
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     T, B, H = dy.shape
-    dGi = np.empty_like(Gi)                        # (T, B, 3H) gradient of W_ih x + b_ih
-    dGh = np.empty_like(Gi)                        # (T, B, 3H) gradient of W_hh h + b_hh
-    dh = np.zeros((B, H), dtype=dy.dtype) if dhT is None else np.array(dhT, dtype=dy.dtype)
-    for t in reversed(range(T)):
-        g = Gi[t]
-        r, z, n = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
-        dh_t = dh + dy[t]
-        if mask is not None:
-            m = mask[t]
-            carry = (1.0 - m) * dh
-            dh_t *= m
-        dgi, dgh = dGi[t], dGh[t]
-        dr, dz, dn = dgi[:, :H], dgi[:, H : 2 * H], dgi[:, 2 * H :]
-        np.multiply(dh_t, 1.0 - z, out=dn)
-        dn *= 1.0 - n * n
-        np.subtract(hs[t], n, out=dz)
-        dz *= dh_t
-        dz *= z * (1.0 - z)
-        np.multiply(dn, ghn[t], out=dr)
-        dr *= r * (1.0 - r)
-        dgh[:, : 2 * H] = dgi[:, : 2 * H]
-        np.multiply(dn, r, out=dgh[:, 2 * H :])
-        dh = dh_t * z
-        dh += dgh @ W_hh
-        if mask is not None:
-            dh += carry
-    grads = {
-        "W_ih": weight_grads(dGi, x, W_ih.shape),
-        "W_hh": weight_grads(dGh, hs[:-1], W_hh.shape),
-    }
+    dtype = hs.dtype
+    blocks, n_max = chunks(T, B)
+    dGi = np.empty((n_max, B, GATES * H), dtype=dtype)   # gradient of W_ih x + b_ih, one chunk
+    dGh = np.empty((n_max, B, GATES * H), dtype=dtype)   # gradient of W_hh h + b_hh, one chunk
+    dyc = np.empty((n_max, B, H), dtype=dtype)
+    dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype)
+    carry = np.zeros((B, H), dtype=dtype)          # dh * z, the part of dh_next that skips W_hh
+    grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype, separate_bias=True)
+    dx = InputGrad(T, B, x.shape[2], n_max, dtype)
+    empty = no_mask(dtype)
+    for t0, t1 in blocks:
+        dyc[: t1 - t0] = dy[t0:t1]
+        for t in reversed(range(t0, t1)):
+            dgh = dGh[t - t0]
+            K.gru_bwd(dhg, carry, dyc[t - t0], Gi[t], ghn[t], hs[t], step_mask(mask, t, empty),
+                      dGi[t - t0], dgh)
+            np.matmul(dgh, W_hh, out=dhg)
+        grads.add(dGi[: t1 - t0], x[t0:t1], dGh[: t1 - t0], hs[t0:t1])
+        dx.add(dGi[: t1 - t0], W_ih, t0)
+    dhg += carry
+    return dx.result(), dhg, grads.dict()
+
+
+def step(x_t, h, params):
+    """One inference step without a cache: x_t (B, I), h (B, H) -> h_t (B, H), h_t."""
+    W_ih, W_hh = params["W_ih"], params["W_hh"]
+    g = x_t @ W_ih.T                               # (B, 3H)
     if params.get("b_ih") is not None:
-        grads["b_ih"] = dGi.sum(axis=(0, 1))
-        grads["b_hh"] = dGh.sum(axis=(0, 1))
-    dx = np.matmul(dGi.reshape(T * B, 3 * H), W_ih).reshape(T, B, W_ih.shape[1])
-    return dx, dh, grads
+        g += params["b_ih"]
+    h_new = np.empty_like(h)
+    ghn = np.empty_like(h)
+    kernels().gru_fwd(g, h @ W_hh.T, _hidden_bias(params, W_hh), h, no_mask(h.dtype), ghn, h_new)
+    return h_new, h_new
+
+
+def _hidden_bias(params, W_hh):
+    b = params.get("b_hh")
+    return np.zeros(W_hh.shape[0], dtype=W_hh.dtype) if b is None else b

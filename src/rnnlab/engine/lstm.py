@@ -12,106 +12,82 @@ BPTT carries (dh_next, dc_next) backwards:
     di = dc * g    dg = dc * i    df = dc * c_{t-1}    dc_next = dc * f
     da = [di i(1-i), df f(1-f), dg (1-g^2), do o(1-o)]
     dh_next = da W_hh    dx_t = da W_ih    dW_ih += da^T x_t    dW_hh += da^T h_{t-1}
+
+The cache keeps what BPTT needs and nothing else: the gate values (T, B, 4H),
+h and c (T+1, B, H); tanh(c_t) is recomputed in backward.
 """
 import numpy as np
 
-from ._ops import input_projection, sigmoid_, weight_grads
+from ._backend import kernels
+from ._ops import InputGrad, WeightGrads, chunks, input_projection, no_mask, step_mask, transposed
 
 GATES = 4
 
 
 def forward(x, state0, params, mask=None):
     """x (T, B, I), (h0, c0) each (B, H) -> y (T, B, H), (h_T, c_T), cache."""
+    K = kernels()
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     h0, c0 = state0
     T, B, _ = x.shape
     H = W_hh.shape[1]
     bias = None if params.get("b_ih") is None else params["b_ih"] + params["b_hh"]
     G = input_projection(x, W_ih, bias)            # (T, B, 4H): pre-activations, then gate values
+    W_hhT = transposed(W_hh)                       # (H, 4H)
     hs = np.empty((T + 1, B, H), dtype=x.dtype)    # hs[t+1] = h after step t
     cs = np.empty((T + 1, B, H), dtype=x.dtype)    # cs[t+1] = c after step t
-    tcs = np.empty((T, B, H), dtype=x.dtype)       # tanh(c_t) of the step's candidate cell
     hs[0], cs[0] = h0, c0
-    y = np.empty((T, B, H), dtype=x.dtype) if mask is not None else None
-    tmp = np.empty((B, H), dtype=x.dtype)
+    gh = np.empty((B, GATES * H), dtype=x.dtype)   # W_hh h_{t-1}
+    empty = no_mask(x.dtype)
     for t in range(T):
-        g = G[t]
-        g += hs[t] @ W_hh.T
-        sigmoid_(g[:, : 2 * H])
-        np.tanh(g[:, 2 * H : 3 * H], out=g[:, 2 * H : 3 * H])
-        sigmoid_(g[:, 3 * H :])
-        i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
-        c = cs[t + 1]
-        np.multiply(f, cs[t], out=c)
-        np.multiply(i, gg, out=tmp)
-        c += tmp
-        np.tanh(c, out=tcs[t])
-        h = hs[t + 1]
-        np.multiply(o, tcs[t], out=h)
-        if mask is not None:
-            m = mask[t]
-            np.multiply(h, m, out=y[t])
-            keep = 1.0 - m
-            h *= m
-            h += keep * hs[t]
-            c *= m
-            c += keep * cs[t]
-    if mask is None:
-        y = hs[1:]
-    cache = (x, hs, cs, tcs, G, mask, params)
+        np.matmul(hs[t], W_hhT, out=gh)
+        K.lstm_fwd(G[t], gh, cs[t], hs[t], step_mask(mask, t, empty), cs[t + 1], hs[t + 1])
+    y = hs[1:] if mask is None else hs[1:] * mask
+    cache = (x, hs, cs, G, mask, params)
     return y, (hs[T], cs[T]), cache
 
 
 def backward(dy, dstateT, cache):
     """dy (T, B, H), (dh_T, dc_T) or None -> dx (T, B, I), (dh0, dc0), grads."""
-    x, hs, cs, tcs, G, mask, params = cache
+    K = kernels()
+    x, hs, cs, G, mask, params = cache
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     T, B, H = dy.shape
-    dA = np.empty_like(G)                          # (T, B, 4H)
+    dtype = hs.dtype
+    blocks, n_max = chunks(T, B)
+    dA = np.empty((n_max, B, GATES * H), dtype=dtype)  # gate gradients of one chunk of steps
+    dyc = np.empty((n_max, B, H), dtype=dtype)
     if dstateT is None:
-        dh = np.zeros((B, H), dtype=dy.dtype)
-        dc = np.zeros((B, H), dtype=dy.dtype)
+        dhg = np.zeros((B, H), dtype=dtype)        # da_{t+1} W_hh, the dh arriving from step t+1
+        dc = np.zeros((B, H), dtype=dtype)
     else:
-        dh = np.array(dstateT[0], dtype=dy.dtype)
-        dc = np.array(dstateT[1], dtype=dy.dtype)
-    for t in reversed(range(T)):
-        g = G[t]
-        i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
-        tc = tcs[t]
-        dh_t = dh + dy[t]
-        if mask is not None:
-            m = mask[t]
-            keep = 1.0 - m
-            carry_h, carry_c = keep * dh, keep * dc
-            dh_t *= m
-            dc = dc * m
-        da = dA[t]
-        di, df, dg, do = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
-        # dc += dh * o * (1 - tanh(c)^2)
-        np.multiply(dh_t, tc, out=do)
-        dct = dh_t * o
-        dct *= 1.0 - tc * tc
-        dct += dc
-        np.multiply(dct, gg, out=di)
-        np.multiply(dct, i, out=dg)
-        np.multiply(dct, cs[t], out=df)
-        dc = dct * f
-        # through the gate nonlinearities
-        di *= i * (1.0 - i)
-        df *= f * (1.0 - f)
-        dg *= 1.0 - gg * gg
-        do *= o * (1.0 - o)
-        dh = da @ W_hh
-        if mask is not None:
-            dh += carry_h
-            dc += carry_c
-    grads = {
-        "W_ih": weight_grads(dA, x, W_ih.shape),
-        "W_hh": weight_grads(dA, hs[:-1], W_hh.shape),
-    }
+        dhg = np.array(dstateT[0], dtype=dtype)
+        dc = np.array(dstateT[1], dtype=dtype)
+    carry = np.zeros((B, H), dtype=dtype)          # dh passed unchanged through padded steps
+    grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype)
+    dx = InputGrad(T, B, x.shape[2], n_max, dtype)
+    empty = no_mask(dtype)
+    for t0, t1 in blocks:
+        dyc[: t1 - t0] = dy[t0:t1]
+        for t in reversed(range(t0, t1)):
+            da = dA[t - t0]
+            K.lstm_bwd(dhg, carry, dyc[t - t0], dc, G[t], cs[t + 1], cs[t], step_mask(mask, t, empty), da)
+            np.matmul(da, W_hh, out=dhg)
+        grads.add(dA[: t1 - t0], x[t0:t1], dA[: t1 - t0], hs[t0:t1])
+        dx.add(dA[: t1 - t0], W_ih, t0)
+    dhg += carry
+    return dx.result(), (dhg, dc), grads.dict()
+
+
+def step(x_t, state, params):
+    """One inference step without a cache: x_t (B, I), (h, c) -> h_t (B, H), (h_t, c_t)."""
+    K = kernels()
+    W_ih, W_hh = params["W_ih"], params["W_hh"]
+    h, c = state
+    g = x_t @ W_ih.T                               # (B, 4H)
     if params.get("b_ih") is not None:
-        db = dA.sum(axis=(0, 1))
-        grads["b_ih"] = db
-        grads["b_hh"] = db.copy()
-    dx = np.matmul(dA.reshape(T * B, 4 * H), W_ih).reshape(T, B, W_ih.shape[1])
-    return dx, (dh, dc), grads
+        g += params["b_ih"] + params["b_hh"]
+    gh = h @ W_hh.T
+    h_new, c_new = np.empty_like(h), np.empty_like(c)
+    K.lstm_fwd(g, gh, c, h, no_mask(h.dtype), c_new, h_new)
+    return h_new, (h_new, c_new)

@@ -12,79 +12,77 @@ The same Wxh, Whh are applied at every step, scanning left to right. BPTT walks
 the steps in reverse, carrying dh_next:
 
     dh_t   = dy_t + dh_next
-    da_t   = dh_t * (1 - h_t^2)                   (tanh; relu: dh_t * [a_t > 0])
+    da_t   = dh_t * (1 - h_t^2)                   (tanh; relu: dh_t * [h_t > 0])
     dWxh  += da_t^T x_t      dWhh += da_t^T h_{t-1}     db += sum_b da_t
     dh_next = da_t Whh       dx_t = da_t Wxh
+
+Both derivatives are functions of h_t, so the cache keeps only the states (T+1, B, H).
 """
 import numpy as np
 
-from ._ops import input_projection, weight_grads
+from ._backend import kernels
+from ._ops import InputGrad, WeightGrads, chunks, input_projection, no_mask, step_mask, transposed
 
 GATES = 1
 
 
 def forward(x, h0, params, mask=None, nonlinearity="tanh"):
     """x (T, B, I), h0 (B, H) -> y (T, B, H), h_T (B, H), cache."""
+    K = kernels()
     Wxh, Whh = params["W_ih"], params["W_hh"]
     T, B, _ = x.shape
     H = Whh.shape[1]
-    bias = _sum_bias(params)
-    A = input_projection(x, Wxh, bias)             # (T, B, H) pre-activations, filled step by step
+    relu = nonlinearity == "relu"
+    A = input_projection(x, Wxh, _sum_bias(params))   # (T, B, H) Wxh x_t + b
+    WhhT = transposed(Whh)
     hs = np.empty((T + 1, B, H), dtype=x.dtype)    # hs[0] = h0, hs[t+1] = state after step t
     hs[0] = h0
-    y = np.empty((T, B, H), dtype=x.dtype) if mask is not None else None
-    act = np.tanh if nonlinearity == "tanh" else _relu
+    gh = np.empty((B, H), dtype=x.dtype)
+    empty = no_mask(x.dtype)
     for t in range(T):
-        a = A[t]
-        a += hs[t] @ Whh.T
-        h = act(a, out=hs[t + 1])
-        if mask is not None:
-            np.multiply(h, mask[t], out=y[t])
-            # padded step: keep the previous state
-            hs[t + 1] = y[t] + (1.0 - mask[t]) * hs[t]
-    if mask is None:
-        y = hs[1:]
-    cache = (x, hs, A, mask, nonlinearity, params)
+        np.matmul(hs[t], WhhT, out=gh)
+        K.rnn_fwd(A[t], gh, hs[t], step_mask(mask, t, empty), hs[t + 1], relu)
+    y = hs[1:] if mask is None else hs[1:] * mask
+    cache = (x, hs, mask, relu, params)
     return y, hs[T], cache
 
 
 def backward(dy, dhT, cache):
     """dy (T, B, H), dh_T (B, H) or None -> dx (T, B, I), dh0 (B, H), grads."""
-    x, hs, A, mask, nonlinearity, params = cache
+    K = kernels()
+    x, hs, mask, relu, params = cache
     Wxh, Whh = params["W_ih"], params["W_hh"]
     T, B, H = dy.shape
-    dA = np.empty_like(A)                          # (T, B, H)
-    dh = np.zeros((B, H), dtype=dy.dtype) if dhT is None else np.array(dhT, dtype=dy.dtype)
-    for t in reversed(range(T)):
-        dh_t = dh + dy[t]
-        if mask is not None:
-            carry = (1.0 - mask[t]) * dh           # a padded step passes dh straight through
-            dh_t *= mask[t]
-        da = dA[t]
-        if nonlinearity == "tanh":
-            h = hs[t + 1] if mask is None else np.tanh(A[t])
-            np.multiply(h, h, out=da)
-            np.subtract(1.0, da, out=da)
-            da *= dh_t
-        else:
-            np.multiply(dh_t, A[t] > 0, out=da)
-        dh = da @ Whh
-        if mask is not None:
-            dh += carry
-    grads = {
-        "W_ih": weight_grads(dA, x, Wxh.shape),
-        "W_hh": weight_grads(dA, hs[:-1], Whh.shape),
-    }
-    if params.get("b_ih") is not None:
-        db = dA.sum(axis=(0, 1))
-        grads["b_ih"] = db
-        grads["b_hh"] = db.copy()
-    dx = np.matmul(dA.reshape(T * B, H), Wxh).reshape(T, B, Wxh.shape[1])
-    return dx, dh, grads
+    dtype = hs.dtype
+    blocks, n_max = chunks(T, B)
+    dA = np.empty((n_max, B, H), dtype=dtype)
+    dyc = np.empty((n_max, B, H), dtype=dtype)
+    dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype)
+    carry = np.zeros((B, H), dtype=dtype)          # dh passed unchanged through padded steps
+    grads = WeightGrads(Wxh, Whh, params.get("b_ih") is not None, dtype)
+    dx = InputGrad(T, B, x.shape[2], n_max, dtype)
+    empty = no_mask(dtype)
+    for t0, t1 in blocks:
+        dyc[: t1 - t0] = dy[t0:t1]
+        for t in reversed(range(t0, t1)):
+            da = dA[t - t0]
+            K.rnn_bwd(dhg, carry, dyc[t - t0], hs[t + 1], step_mask(mask, t, empty), da, relu)
+            np.matmul(da, Whh, out=dhg)
+        grads.add(dA[: t1 - t0], x[t0:t1], dA[: t1 - t0], hs[t0:t1])
+        dx.add(dA[: t1 - t0], Wxh, t0)
+    dhg += carry
+    return dx.result(), dhg, grads.dict()
 
 
-def _relu(a, out):
-    return np.maximum(a, 0.0, out=out)
+def step(x_t, h, params, nonlinearity="tanh"):
+    """One inference step without a cache: x_t (B, I), h (B, H) -> h_t (B, H), h_t."""
+    a = x_t @ params["W_ih"].T                     # (B, H)
+    bias = _sum_bias(params)
+    if bias is not None:
+        a += bias
+    h_new = np.empty_like(h)
+    kernels().rnn_fwd(a, h @ params["W_hh"].T, h, no_mask(h.dtype), h_new, nonlinearity == "relu")
+    return h_new, h_new
 
 
 def _sum_bias(params):

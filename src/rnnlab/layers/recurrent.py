@@ -7,6 +7,8 @@ the pure per-direction functions of ``rnnlab.engine`` over layers and directions
     y, state, cache = layer.forward(x, state=None, lengths=None, training=False)
     dx, dstate0, grads = layer.backward(dy, cache, dstate=None)
 
+The returned ``y`` may share memory with the cache: treat it as read-only.
+
 Shapes (batch first, as ``batch_first=True`` in PyTorch):
     x (B, T, I)    y (B, T, D*H), forward direction in the first H columns
     state: h (L*D, B, H); for the LSTM a tuple (h, c); index l*D + d
@@ -96,7 +98,7 @@ class _Recurrent(Module):
         h_n, c_n = [], []
         dir_caches, drop_masks = [], []
         for k in range(self.num_layers):
-            out = np.empty((T, B, D * H), dtype=self.dtype)
+            out = np.empty((T, B, D * H), dtype=self.dtype) if D == 2 else None
             layer_caches = []
             for d in range(D):
                 params, _ = self._dir_params(k, d)
@@ -104,7 +106,10 @@ class _Recurrent(Module):
                 s0 = self._initial(state, idx, B)
                 xin, m = (inp, mask) if d == 0 else (inp[::-1], None if mask is None else mask[::-1])
                 y, sT, cache = step.forward(xin, s0, params, mask=m, **kw)
-                out[:, :, d * H:(d + 1) * H] = y if d == 0 else y[::-1]
+                if D == 1:
+                    out = y   # no copy: y is kept by the cache too, so callers must not modify it in place
+                else:
+                    out[:, :, d * H:(d + 1) * H] = y if d == 0 else y[::-1]
                 layer_caches.append(cache)
                 if self.mode == "LSTM":
                     h_n.append(sT[0]); c_n.append(sT[1])

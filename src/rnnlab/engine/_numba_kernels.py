@@ -1,0 +1,190 @@
+"""Fused per-step elementwise kernels, compiled with numba (the ``"numba"`` backend).
+
+Each kernel does in one pass over (B, H) what ``_numpy_kernels`` does with a
+chain of ufuncs, with the same signature and the same equations (see the cell
+modules). The matrix products stay in NumPy's BLAS; only the gate arithmetic
+between two products is fused here.
+
+Two numerical details keep this path close to the NumPy one:
+- constants are float32 scalars, so float32 arrays are computed in float32
+  (a float64 literal would promote every float32 expression to float64);
+- float32 tanh is a rational approximation (the one Eigen uses, within a few
+  ulp of the exact value) because numba's scalar ``math.tanh`` calls libm once
+  per element and is ~50x slower than a loop that LLVM can vectorize. float64
+  keeps ``math.tanh``: that precision is for checking, not for speed.
+
+mask: ``m`` is (B,) of 0/1, or an empty array for "no mask".
+"""
+import math
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+ZERO, HALF, ONE = np.float32(0.0), np.float32(0.5), np.float32(1.0)
+
+# tanh(x) ~ x P(x^2) / Q(x^2) on [-7.9, 7.9], saturated outside (Eigen's float32 tanh)
+_CLAMP, _TINY = np.float32(7.90531110763549805), np.float32(0.0004)
+_A1, _A3, _A5 = np.float32(4.89352455891786e-03), np.float32(6.37261928875436e-04), np.float32(1.48572235717979e-05)
+_A7, _A9 = np.float32(5.12229709037114e-08), np.float32(-8.60467152213735e-11)
+_A11, _A13 = np.float32(2.00018790482477e-13), np.float32(-2.76076847742355e-16)
+_B0, _B2 = np.float32(4.89352518554385e-03), np.float32(2.26843463243900e-03)
+_B4, _B6 = np.float32(1.18534705686654e-04), np.float32(1.19825839466702e-06)
+
+
+def tanh(x):
+    return math.tanh(x)
+
+
+def _tanh_f32(x):
+    c = min(max(x, -_CLAMP), _CLAMP)
+    x2 = c * c
+    p = ((((((_A13 * x2 + _A11) * x2 + _A9) * x2 + _A7) * x2 + _A5) * x2 + _A3) * x2 + _A1) * c
+    q = ((_B6 * x2 + _B4) * x2 + _B2) * x2 + _B0
+    return x if abs(x) < _TINY else p / q
+
+
+@overload(tanh)
+def _tanh_overload(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        return _tanh_f32
+    return lambda x: math.tanh(x)
+
+
+@njit(inline="always")
+def sigmoid(a):
+    return (tanh(HALF * a) + ONE) * HALF
+
+
+# ---------------------------------------------------------------- RNN
+@njit(cache=True)
+def rnn_fwd(a, gh, h_prev, m, h, relu):
+    """h = act(a + gh), or h_prev where m == 0. a may be h itself."""
+    B, H = h.shape
+    for b in range(B):
+        if m.shape[0] and m[b] == ZERO:
+            h[b] = h_prev[b]
+            continue
+        if relu:
+            for j in range(H):
+                h[b, j] = max(a[b, j] + gh[b, j], ZERO)
+        else:
+            for j in range(H):
+                h[b, j] = tanh(a[b, j] + gh[b, j])
+
+
+@njit(cache=True)
+def rnn_bwd(dhg, carry, dy, h, m, da, relu):
+    """da = (dhg + carry + dy) * act'(h); where m == 0: da = 0, carry = dhg + carry."""
+    B, H = h.shape
+    for b in range(B):
+        if m.shape[0]:
+            if m[b] == ZERO:
+                for j in range(H):
+                    carry[b, j] += dhg[b, j]
+                    da[b, j] = ZERO
+                continue
+            for j in range(H):
+                dhg[b, j] += carry[b, j]
+                carry[b, j] = ZERO
+        if relu:
+            for j in range(H):
+                da[b, j] = (dhg[b, j] + dy[b, j]) if h[b, j] > ZERO else ZERO
+        else:
+            for j in range(H):
+                hj = h[b, j]
+                da[b, j] = (dhg[b, j] + dy[b, j]) * (ONE - hj * hj)
+
+
+# ---------------------------------------------------------------- LSTM
+@njit(cache=True)
+def lstm_fwd(g, gh, c_prev, h_prev, m, c, h):
+    """g (B, 4H) pre-activations without W_hh h -> gate values [i, f, g, o]; c, h of the step."""
+    B, H = h.shape
+    for b in range(B):
+        if m.shape[0] and m[b] == ZERO:
+            c[b] = c_prev[b]
+            h[b] = h_prev[b]
+            continue
+        gb, hb = g[b], gh[b]
+        for j in range(H):
+            i = sigmoid(gb[j] + hb[j])
+            f = sigmoid(gb[H + j] + hb[H + j])
+            gg = tanh(gb[2 * H + j] + hb[2 * H + j])
+            o = sigmoid(gb[3 * H + j] + hb[3 * H + j])
+            gb[j], gb[H + j], gb[2 * H + j], gb[3 * H + j] = i, f, gg, o
+            cj = f * c_prev[b, j] + i * gg
+            c[b, j] = cj
+            h[b, j] = o * tanh(cj)
+
+
+@njit(cache=True)
+def lstm_bwd(dhg, carry, dy, dc, g, c, c_prev, m, da):
+    """One BPTT step: dhg (B, H) = da_{t+1} W_hh; dc (B, H) in/out; da (B, 4H) out."""
+    B, H = dc.shape
+    for b in range(B):
+        if m.shape[0]:
+            if m[b] == ZERO:
+                for j in range(H):
+                    carry[b, j] += dhg[b, j]
+                for j in range(4 * H):
+                    da[b, j] = ZERO
+                continue
+            for j in range(H):
+                dhg[b, j] += carry[b, j]
+                carry[b, j] = ZERO
+        gb, db = g[b], da[b]
+        for j in range(H):
+            i, f, gg, o = gb[j], gb[H + j], gb[2 * H + j], gb[3 * H + j]
+            tc = tanh(c[b, j])
+            dh = dhg[b, j] + dy[b, j]
+            dct = dc[b, j] + dh * o * (ONE - tc * tc)
+            db[j] = dct * gg * (i * (ONE - i))
+            db[H + j] = dct * c_prev[b, j] * (f * (ONE - f))
+            db[2 * H + j] = dct * i * (ONE - gg * gg)
+            db[3 * H + j] = dh * tc * (o * (ONE - o))
+            dc[b, j] = dct * f
+
+
+# ---------------------------------------------------------------- GRU
+@njit(cache=True)
+def gru_fwd(g, gh, b_hh, h_prev, m, ghn, h):
+    """g (B, 3H) = W_ih x + b_ih -> [r, z, n]; gh (B, 3H) = W_hh h_prev; ghn = gh_n + b_hn."""
+    B, H = h.shape
+    for b in range(B):
+        if m.shape[0] and m[b] == ZERO:
+            h[b] = h_prev[b]
+            continue
+        gb, hb = g[b], gh[b]
+        for j in range(H):
+            r = sigmoid(gb[j] + (hb[j] + b_hh[j]))
+            z = sigmoid(gb[H + j] + (hb[H + j] + b_hh[H + j]))
+            hn = hb[2 * H + j] + b_hh[2 * H + j]
+            n = tanh(gb[2 * H + j] + r * hn)
+            gb[j], gb[H + j], gb[2 * H + j] = r, z, n
+            ghn[b, j] = hn
+            h[b, j] = (h_prev[b, j] - n) * z + n
+
+
+@njit(cache=True)
+def gru_bwd(dhg, carry, dy, g, ghn, h_prev, m, dgi, dgh):
+    """One BPTT step: dhg (B, H) = dgh_{t+1} W_hh; carry (B, H) in/out becomes dh * z."""
+    B, H = dhg.shape
+    for b in range(B):
+        if m.shape[0] and m[b] == ZERO:
+            for j in range(H):
+                carry[b, j] += dhg[b, j]
+            for j in range(3 * H):
+                dgi[b, j] = ZERO
+                dgh[b, j] = ZERO
+            continue
+        gb, di, dh_ = g[b], dgi[b], dgh[b]
+        for j in range(H):
+            r, z, n = gb[j], gb[H + j], gb[2 * H + j]
+            dh = dhg[b, j] + carry[b, j] + dy[b, j]
+            dn = dh * (ONE - z) * (ONE - n * n)
+            dz = (h_prev[b, j] - n) * dh * (z * (ONE - z))
+            dr = dn * ghn[b, j] * (r * (ONE - r))
+            di[j], di[H + j], di[2 * H + j] = dr, dz, dn
+            dh_[j], dh_[H + j], dh_[2 * H + j] = dr, dz, dn * r
+            carry[b, j] = dh * z

@@ -1,0 +1,87 @@
+"""The engine's two backends ("numpy" ufunc chains and "numba" fused kernels) agree,
+and ``step`` equals one step of ``forward``, for every cell, dtype and mask setting."""
+import itertools
+
+import numpy as np
+import pytest
+
+from rnnlab import engine
+
+from conftest import assert_close
+
+try:
+    import numba  # noqa: F401
+    HAS_NUMBA = True
+except ImportError:
+    HAS_NUMBA = False
+AVAILABLE = [b for b in engine.BACKENDS if b != "numba" or HAS_NUMBA]
+
+CELLS = {"rnn": (engine.rnn, 1, {}), "rnn_relu": (engine.rnn, 1, {"nonlinearity": "relu"}),
+         "lstm": (engine.lstm, 4, {}), "gru": (engine.gru, 3, {})}
+# float32: the numba path's tanh is a rational approximation (a few ulp), and BPTT
+# accumulates those over T steps; float64 uses libm's tanh on both paths.
+TOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+def make(kind, dtype, T=7, B=4, I=5, H=6, masked=False, seed=0):
+    mod, gates, kw = CELLS[kind]
+    rng = np.random.default_rng(seed)
+    params = {"W_ih": rng.uniform(-0.5, 0.5, (gates * H, I)), "W_hh": rng.uniform(-0.5, 0.5, (gates * H, H)),
+              "b_ih": rng.uniform(-0.5, 0.5, gates * H), "b_hh": rng.uniform(-0.5, 0.5, gates * H)}
+    params = {k: v.astype(dtype) for k, v in params.items()}
+    x = rng.standard_normal((T, B, I)).astype(dtype)
+    h0 = rng.standard_normal((B, H)).astype(dtype)
+    state0 = (h0, rng.standard_normal((B, H)).astype(dtype)) if kind == "lstm" else h0
+    mask = None
+    if masked:
+        lengths = rng.integers(1, T + 1, size=B)
+        mask = (np.arange(T)[:, None] < lengths[None, :]).astype(dtype)[:, :, None]
+    dy = rng.standard_normal((T, B, H)).astype(dtype)
+    dstate = (rng.standard_normal((B, H)).astype(dtype),) * 2 if kind == "lstm" else rng.standard_normal((B, H)).astype(dtype)
+    return mod, kw, params, x, state0, mask, dy, dstate
+
+
+def run_both_ways(mod, kw, params, x, state0, mask, dy, dstate):
+    y, sT, cache = mod.forward(x, state0, params, mask=mask, **kw)
+    dx, ds0, grads = mod.backward(dy, dstate, cache)
+    return {"y": y, "state_T": sT, "dx": dx, "dstate0": ds0, **{"d" + k: v for k, v in grads.items()}}
+
+
+def flat(name, v):
+    return [(f"{name}[{i}]", a) for i, a in enumerate(v)] if isinstance(v, tuple) else [(name, v)]
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="the numba backend needs numba (pip install rnnlab[fast])")
+@pytest.mark.parametrize("kind,dtype,masked,reverse",
+                         list(itertools.product(CELLS, [np.float32, np.float64], [False, True], [False, True])))
+def test_numpy_and_numba_agree(kind, dtype, masked, reverse):
+    mod, kw, params, x, state0, mask, dy, dstate = make(kind, dtype, masked=masked)
+    if reverse:            # the layer runs a backward direction on reversed views
+        x, dy = x[::-1], dy[::-1]
+        mask = None if mask is None else mask[::-1]
+    with engine.use_backend("numpy"):
+        want = run_both_ways(mod, kw, params, x, state0, mask, dy, dstate)
+    with engine.use_backend("numba"):
+        got = run_both_ways(mod, kw, params, x, state0, mask, dy, dstate)
+    for name in want:
+        for (n, g), (_, w) in zip(flat(name, got[name]), flat(name, want[name])):
+            assert g.dtype == dtype, f"{n}: dtype {g.dtype}"
+            assert_close(n, g, w, TOL[dtype])
+
+
+@pytest.mark.parametrize("backend,kind,dtype",
+                         list(itertools.product(AVAILABLE, CELLS, [np.float32, np.float64])))
+def test_step_equals_one_step_of_forward(backend, kind, dtype):
+    mod, kw, params, x, state0, _, _, _ = make(kind, dtype)
+    with engine.use_backend(backend):
+        y, sT, _ = mod.forward(x[:1], state0, params, **kw)
+        h, s = mod.step(x[0], state0, params, **kw)
+    assert_close("h_t", h, y[0], 10 * np.finfo(dtype).eps)
+    for (n, a), (_, b) in zip(flat("state", s), flat("state", sT)):
+        assert_close(n, a, b, 10 * np.finfo(dtype).eps)
+
+
+def test_set_backend_rejects_unknown_names():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        engine.set_backend("fortran")
+    assert engine.get_backend() in engine.BACKENDS
