@@ -42,13 +42,16 @@ class Model:
 
 
 def flops(cell, B, T, I, H, V, layers=1, D=1, backward=True):
-    """Multiply-adds x 2 of the matrix products the step performs (rnnlab computes dx too)."""
+    """Multiply-adds x 2 of the matrix products the step performs (no dx for the data input, as torch)."""
     G = {"rnn": 1, "lstm": 4, "gru": 3}[cell] * H
     N = B * T
     total = 0
     for k in range(layers):
         inp = I if k == 0 else D * H
-        total += D * 2 * N * G * (inp + H) * (3 if backward else 1)
+        if backward:   # forward, weight gradient, input gradient (none for the first layer's data input)
+            total += D * 2 * N * G * (inp * (2 if k == 0 else 3) + H * 3)
+        else:
+            total += D * 2 * N * G * (inp + H)
     total += 2 * N * D * H * V * (3 if backward else 1)
     return total
 
@@ -93,7 +96,8 @@ def training_step(m, B, T, lengths=None, seed=0):
         logits, hcache = head.forward(y.transpose(1, 0, 2))            # (T, B, V), time-major
         loss, lcache = cross_entropy(logits, targets_tm, mask=valid_tm)
         dy_tm, hgrads = head.backward(cross_entropy_backward(lcache), hcache)
-        dx, _, grads = layer.backward(dy_tm.transpose(1, 0, 2), cache)
+        # x is data, as in the torch step (no requires_grad): no input gradient
+        _, _, grads = layer.backward(dy_tm.transpose(1, 0, 2), cache, need_dx=False)
         return loss
 
     tx = torch.from_numpy(np.ascontiguousarray(x))

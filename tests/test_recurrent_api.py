@@ -134,3 +134,17 @@ def test_constructor_validation():
         GRU(3, 4, dropout=1.0)
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'"):
         RNN(3, 4, nonlinearity="sigmoid")
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_backward_without_dx_gives_the_same_parameter_grads(kind):
+    rng = np.random.default_rng(0)
+    layer = CELLS[kind](3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=0)
+    x = rng.standard_normal((2, 5, 3))
+    y, _, cache = layer.forward(x, lengths=[5, 3])
+    dy = rng.standard_normal(y.shape)
+    dx, ds0, grads = layer.backward(dy, cache)
+    none, ds0b, grads_b = layer.backward(dy, cache, need_dx=False)
+    assert dx is not None and none is None
+    for name in grads:
+        np.testing.assert_array_equal(grads[name], grads_b[name], err_msg=name)

@@ -4,7 +4,7 @@ Every module here exposes the same functions, in processing order
 (time-major; a reverse direction is run by flipping its input first):
 
     y, state_T, cache = forward(x, state_0, params, mask=None)
-    dx, dstate_0, grads = backward(dy, dstate_T, cache)
+    dx, dstate_0, grads = backward(dy, dstate_T, cache, need_dx=True)   # need_dx=False: dx is None
     h_t, state_t = step(x_t, state, params)        # inference, one step, no cache
 
 x: (T, B, I); y: (T, B, H); x_t: (B, I); state: h (B, H), or (h, c) for the LSTM.

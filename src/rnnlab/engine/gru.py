@@ -45,7 +45,7 @@ def forward(x, h0, params, mask=None):
     return y, hs[T], cache
 
 
-def backward(dy, dhT, cache):
+def backward(dy, dhT, cache, need_dx=True):
     """dy (T, B, H), dh_T (B, H) or None -> dx (T, B, I), dh0 (B, H), grads."""
     K = kernels()
     x, hs, Gi, ghn, mask, params = cache
@@ -59,7 +59,7 @@ def backward(dy, dhT, cache):
     dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype)
     carry = np.zeros((B, H), dtype=dtype)          # dh * z, the part of dh_next that skips W_hh
     grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype, separate_bias=True)
-    dx = InputGrad(T, B, x.shape[2], n_max, dtype)
+    dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
     for t0, t1 in blocks:
         dyc[: t1 - t0] = dy[t0:t1]
@@ -69,9 +69,10 @@ def backward(dy, dhT, cache):
                       dGi[t - t0], dgh)
             np.matmul(dgh, W_hh, out=dhg)
         grads.add(dGi[: t1 - t0], x[t0:t1], dGh[: t1 - t0], hs[t0:t1])
-        dx.add(dGi[: t1 - t0], W_ih, t0)
+        if dx is not None:
+            dx.add(dGi[: t1 - t0], W_ih, t0)
     dhg += carry
-    return dx.result(), dhg, grads.dict()
+    return None if dx is None else dx.result(), dhg, grads.dict()
 
 
 def step(x_t, h, params):

@@ -47,7 +47,7 @@ def forward(x, state0, params, mask=None):
     return y, (hs[T], cs[T]), cache
 
 
-def backward(dy, dstateT, cache):
+def backward(dy, dstateT, cache, need_dx=True):
     """dy (T, B, H), (dh_T, dc_T) or None -> dx (T, B, I), (dh0, dc0), grads."""
     K = kernels()
     x, hs, cs, G, mask, params = cache
@@ -65,7 +65,7 @@ def backward(dy, dstateT, cache):
         dc = np.array(dstateT[1], dtype=dtype)
     carry = np.zeros((B, H), dtype=dtype)          # dh passed unchanged through padded steps
     grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype)
-    dx = InputGrad(T, B, x.shape[2], n_max, dtype)
+    dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
     for t0, t1 in blocks:
         dyc[: t1 - t0] = dy[t0:t1]
@@ -74,9 +74,10 @@ def backward(dy, dstateT, cache):
             K.lstm_bwd(dhg, carry, dyc[t - t0], dc, G[t], cs[t + 1], cs[t], step_mask(mask, t, empty), da)
             np.matmul(da, W_hh, out=dhg)
         grads.add(dA[: t1 - t0], x[t0:t1], dA[: t1 - t0], hs[t0:t1])
-        dx.add(dA[: t1 - t0], W_ih, t0)
+        if dx is not None:
+            dx.add(dA[: t1 - t0], W_ih, t0)
     dhg += carry
-    return dx.result(), (dhg, dc), grads.dict()
+    return None if dx is None else dx.result(), (dhg, dc), grads.dict()
 
 
 def step(x_t, state, params):

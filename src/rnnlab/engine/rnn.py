@@ -47,7 +47,7 @@ def forward(x, h0, params, mask=None, nonlinearity="tanh"):
     return y, hs[T], cache
 
 
-def backward(dy, dhT, cache):
+def backward(dy, dhT, cache, need_dx=True):
     """dy (T, B, H), dh_T (B, H) or None -> dx (T, B, I), dh0 (B, H), grads."""
     K = kernels()
     x, hs, mask, relu, params = cache
@@ -60,7 +60,7 @@ def backward(dy, dhT, cache):
     dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype)
     carry = np.zeros((B, H), dtype=dtype)          # dh passed unchanged through padded steps
     grads = WeightGrads(Wxh, Whh, params.get("b_ih") is not None, dtype)
-    dx = InputGrad(T, B, x.shape[2], n_max, dtype)
+    dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
     for t0, t1 in blocks:
         dyc[: t1 - t0] = dy[t0:t1]
@@ -69,9 +69,10 @@ def backward(dy, dhT, cache):
             K.rnn_bwd(dhg, carry, dyc[t - t0], hs[t + 1], step_mask(mask, t, empty), da, relu)
             np.matmul(da, Whh, out=dhg)
         grads.add(dA[: t1 - t0], x[t0:t1], dA[: t1 - t0], hs[t0:t1])
-        dx.add(dA[: t1 - t0], Wxh, t0)
+        if dx is not None:
+            dx.add(dA[: t1 - t0], Wxh, t0)
     dhg += carry
-    return dx.result(), dhg, grads.dict()
+    return None if dx is None else dx.result(), dhg, grads.dict()
 
 
 def step(x_t, h, params, nonlinearity="tanh"):

@@ -132,8 +132,12 @@ class _Recurrent(Module):
         return self.forward(x, state, lengths, training, rng)
 
     # ------------------------------------------------------------------ backward
-    def backward(self, dy, cache, dstate=None):
-        """dy (B, T, D*H), dstate like the final state or None -> dx (B, T, I), dstate0, grads."""
+    def backward(self, dy, cache, dstate=None, need_dx=True):
+        """dy (B, T, D*H), dstate like the final state or None -> dx (B, T, I), dstate0, grads.
+
+        ``need_dx=False`` skips the input gradient of the first layer (dx is None), as
+        PyTorch does for an input that does not require grad.
+        """
         B, T, _ = cache.x_shape
         D, H = self.num_directions, self.hidden_size
         dy = check_array("dy", dy, shape=(B, T, D * H), dtype=self.dtype, shape_doc="(B, T, D*H)")
@@ -153,10 +157,12 @@ class _Recurrent(Module):
                 if d == 1:
                     dyd = dyd[::-1]
                 dsT = self._initial(dstate, idx, B, zeros_as_none=True)
-                dx, ds0, g = step.backward(dyd, dsT, cache.dir_caches[k][d])
-                if d == 1:
-                    dx = dx[::-1]
-                d_in = dx if d_in is None else d_in + dx
+                want_dx = need_dx or k > 0
+                dx, ds0, g = step.backward(dyd, dsT, cache.dir_caches[k][d], need_dx=want_dx)
+                if want_dx:
+                    if d == 1:
+                        dx = dx[::-1]
+                    d_in = dx if d_in is None else d_in + dx
                 if self.mode == "LSTM":
                     dh0[idx], dc0[idx] = ds0
                 else:
@@ -168,7 +174,7 @@ class _Recurrent(Module):
                     grads["bias_ih" + sfx] = g["b_ih"]
                     grads["bias_hh" + sfx] = g["b_hh"]
             d_out = d_in
-        dx = np.ascontiguousarray(d_out.transpose(1, 0, 2))
+        dx = None if d_out is None else np.ascontiguousarray(d_out.transpose(1, 0, 2))
         grads = {name: grads[name] for name in self.params}   # PyTorch's order
         return dx, ((dh0, dc0) if self.mode == "LSTM" else dh0), grads
 
