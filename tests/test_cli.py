@@ -221,3 +221,23 @@ def test_word_level_language_model(text_file, tmp_path, capsys):
     assert "val_ppl" in m and m["val_ppl"] > 1
     rc, stdout, _ = run_cli(["generate", out, "--prime", "First Citizen", "--length", "10", "--seed", "0"], capsys)
     assert rc == 0 and stdout.startswith("First Citizen")
+
+
+def test_chinese_text_charlm_and_classify(tmp_path, capsys):
+    text = tmp_path / "zh.txt"
+    text.write_text("床前明月光，疑是地上霜。举头望明月，低头思故乡。\n" * 60, encoding="utf-8")
+    out = str(tmp_path / "zh-lm")
+    rc, stdout, _ = run_cli(["train", "charlm", "--data", str(text), "--hidden", "16", "--embed", "8", "--layers", "1",
+                             "--batch", "2", "--bptt", "8", "--epochs", "2", "--out", out, "--quiet"], capsys)
+    assert rc == 0
+    rc, stdout, _ = run_cli(["generate", out, "--prime", "床前", "--length", "12", "--seed", "1"], capsys)
+    assert rc == 0 and stdout.startswith("床前") and len(stdout.strip()) >= 14
+    csv = tmp_path / "zh.csv"
+    rows = ["text,label"] + [f"这部电影很好看{i},好" if i % 2 else f"这部电影很无聊{i},坏" for i in range(60)]
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = str(tmp_path / "zh-clf")
+    rc, stdout, _ = run_cli(["train", "classify", "--data", str(csv), "--hidden", "8", "--embed", "8", "--epochs", "6",
+                             "--lr", "0.02", "--out", out, "--quiet"], capsys)
+    assert rc == 0 and last_json(stdout)["accuracy"] >= 0.8
+    rc, stdout, _ = run_cli(["predict", out, "很好看"], capsys)
+    assert json.loads(stdout)["label"] == "好"

@@ -37,6 +37,14 @@ class Model(Module):
         return {f"{name}.{k}": v for k, v in grads.items()}
 
 
+def config_dtype(config):
+    """The NumPy dtype a config names ("float32" by default, "float64" for gradient checks)."""
+    name = getattr(config, "dtype", "float32")
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {name!r}")
+    return np.dtype(name)
+
+
 def make_recurrent(cell, input_size, hidden, layers, bidirectional=False, dropout=0.0, dtype=np.float32, seed=None):
     """The recurrent layer named by ``cell`` ('rnn', 'lstm' or 'gru')."""
     if cell not in CELLS:

@@ -17,7 +17,7 @@ import numpy as np
 from ..layers.embedding import Embedding
 from ..layers.linear import Linear
 from ..losses import cross_entropy, cross_entropy_backward
-from .base import Model, make_recurrent
+from .base import Model, config_dtype, make_recurrent
 
 
 @dataclass
@@ -32,6 +32,7 @@ class ClassifierConfig:
     pooling: str = "last"      # last | mean | max
     dropout: float = 0.0       # between recurrent layers and on the pooled features
     seed: int = 0
+    dtype: str = "float32"
 
 
 @dataclass
@@ -42,6 +43,7 @@ class BagConfig:
     hidden: int = 128
     dropout: float = 0.0
     seed: int = 0
+    dtype: str = "float32"
 
 
 def _valid_mask(lengths, T, dtype):
@@ -77,11 +79,13 @@ class SequenceClassifier(_Classifier):
         if c.pooling not in ("last", "mean", "max"):
             raise ValueError(f"pooling must be last, mean or max, got {c.pooling!r}")
         s = np.random.default_rng(c.seed).integers(0, 2**31, size=3)
-        self.embedding = self.add("embedding", Embedding(c.vocab_size, c.embed, padding_idx=0, seed=int(s[0])))
+        dt = config_dtype(c)
+        self.embedding = self.add("embedding", Embedding(c.vocab_size, c.embed, padding_idx=0, dtype=dt,
+                                                         seed=int(s[0])))
         self.rnn = self.add("rnn", make_recurrent(c.cell, c.embed, c.hidden, c.layers, c.bidirectional,
-                                                  c.dropout, seed=int(s[1])))
+                                                  c.dropout, dtype=dt, seed=int(s[1])))
         D = 2 if c.bidirectional else 1
-        self.head = self.add("head", Linear(D * c.hidden, c.num_classes, seed=int(s[2])))
+        self.head = self.add("head", Linear(D * c.hidden, c.num_classes, dtype=dt, seed=int(s[2])))
 
     def forward(self, ids, lengths, training=False, rng=None):
         """ids (B, T), lengths (B,) -> logits (B, C), cache."""
@@ -137,9 +141,11 @@ class BagOfVectors(_Classifier):
         super().__init__(config)
         c = config
         s = np.random.default_rng(c.seed).integers(0, 2**31, size=3)
-        self.embedding = self.add("embedding", Embedding(c.vocab_size, c.embed, padding_idx=0, seed=int(s[0])))
-        self.hidden = self.add("hidden", Linear(c.embed, c.hidden, seed=int(s[1])))
-        self.head = self.add("head", Linear(c.hidden, c.num_classes, seed=int(s[2])))
+        dt = config_dtype(c)
+        self.embedding = self.add("embedding", Embedding(c.vocab_size, c.embed, padding_idx=0, dtype=dt,
+                                                         seed=int(s[0])))
+        self.hidden = self.add("hidden", Linear(c.embed, c.hidden, dtype=dt, seed=int(s[1])))
+        self.head = self.add("head", Linear(c.hidden, c.num_classes, dtype=dt, seed=int(s[2])))
 
     def forward(self, ids, lengths, training=False, rng=None):
         e, e_cache = self.embedding.forward(ids)                        # (B, T, E)

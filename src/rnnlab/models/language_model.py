@@ -15,7 +15,7 @@ import numpy as np
 from ..layers.embedding import Embedding
 from ..layers.linear import Linear
 from ..losses import cross_entropy, cross_entropy_backward
-from .base import Model, make_recurrent
+from .base import Model, config_dtype, make_recurrent
 from .sampling import sample_token
 
 
@@ -29,6 +29,7 @@ class LanguageModelConfig:
     dropout: float = 0.0
     level: str = "char"     # "char" or "word": how text is tokenized
     seed: int = 0
+    dtype: str = "float32"  # float64 for gradient checks
 
 
 class LanguageModel(Model):
@@ -39,10 +40,11 @@ class LanguageModel(Model):
         c = config
         rng = np.random.default_rng(c.seed)
         seeds = rng.integers(0, 2**31, size=3)
-        self.embedding = self.add("embedding", Embedding(c.vocab_size, c.embed, seed=int(seeds[0])))
+        dt = config_dtype(c)
+        self.embedding = self.add("embedding", Embedding(c.vocab_size, c.embed, dtype=dt, seed=int(seeds[0])))
         self.rnn = self.add("rnn", make_recurrent(c.cell, c.embed, c.hidden, c.layers, dropout=c.dropout,
-                                                  seed=int(seeds[1])))
-        self.head = self.add("head", Linear(c.hidden, c.vocab_size, seed=int(seeds[2])))
+                                                  dtype=dt, seed=int(seeds[1])))
+        self.head = self.add("head", Linear(c.hidden, c.vocab_size, dtype=dt, seed=int(seeds[2])))
 
     def forward(self, ids, state=None, training=False, rng=None):
         """ids (B, T) -> logits (B, T, V), final state, cache."""
