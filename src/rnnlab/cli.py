@@ -39,6 +39,7 @@ def build_parser():
     t.add_argument("--pretrained", help="classify/tag: initial word vectors: glove | word2vec | fasttext | none")
     t.add_argument("--freeze-embeddings", action="store_true", default=None)
     t.add_argument("--crf", action="store_true", default=None, help="tag: CRF output layer")
+    t.add_argument("--mode", choices=["pianoroll", "melody"], help="music: polyphonic piano roll or soprano melody")
     t.add_argument("--attention", choices=["luong", "bahdanau", "none"], help="seq2seq attention")
     t.add_argument("--limit", type=int, help="use only the first N examples (or characters for charlm)")
     t.add_argument("--seed", type=int)
@@ -49,8 +50,10 @@ def build_parser():
 
     g = sub.add_parser("generate", help="sample from a trained generative model")
     g.add_argument("dir")
-    g.add_argument("--prime", default=None, help="text (or opening) to start from")
-    g.add_argument("--length", type=int, default=500)
+    g.add_argument("--prime", default=None,
+                   help="text to start from; music: a chorale name, test-split index, or MIDI/MusicXML file")
+    g.add_argument("--length", type=int, default=None,
+                   help="tokens to generate (default 500); music: quarter notes (default 64)")
     g.add_argument("--temperature", type=float, default=0.8)
     g.add_argument("--top-k", type=int)
     g.add_argument("--top-p", type=float)

@@ -204,7 +204,7 @@ def generate(run, model, args):
             raise ValueError(f"--prime has characters the model never saw: {''.join(unknown)!r}")
     elif len(ids) == 0:
         ids = vocab.encode("\n")
-    out = model.sample(ids, args.length, temperature=args.temperature, top_k=args.top_k,
+    out = model.sample(ids, args.length or 500, temperature=args.temperature, top_k=args.top_k,
                        top_p=args.top_p, seed=args.seed)
     sep = "" if model.config.level == "char" or prime.endswith(("\n", " ")) else " "
     return prime + sep + vocab.decode(out)
