@@ -18,7 +18,8 @@ def build_parser():
 
     t = sub.add_parser("train", help="train a model; prints final metrics as one JSON line")
     t.add_argument("task", nargs="?", help="charlm | classify | tag | seq2seq | music | caption")
-    t.add_argument("--data", help="a built-in dataset name (see `rnnlab data list`) or a path to your own file")
+    t.add_argument("--data", help="a built-in dataset name (see `rnnlab data list`) or a path to your own file "
+                   "(caption: a folder with captions.tsv)")
     t.add_argument("--level", choices=["char", "word"], help="charlm: characters or words as tokens")
     t.add_argument("--cell", default=None, help="rnn | lstm | gru (| bag for classify)")
     t.add_argument("--hidden", type=int)
@@ -39,6 +40,9 @@ def build_parser():
     t.add_argument("--pretrained", help="classify/tag: initial word vectors: glove | word2vec | fasttext | none")
     t.add_argument("--freeze-embeddings", action="store_true", default=None)
     t.add_argument("--crf", action="store_true", default=None, help="tag: CRF output layer")
+    t.add_argument("--init", choices=["state", "input", "both"], help="caption: the image sets the initial state, "
+                   "is fed at every step, or both")
+    t.add_argument("--pca", type=int, help="caption: PCA components of the image features (0: raw pixels)")
     t.add_argument("--mode", choices=["pianoroll", "melody"], help="music: polyphonic piano roll or soprano melody")
     t.add_argument("--attention", choices=["luong", "bahdanau", "none"], help="seq2seq attention")
     t.add_argument("--limit", type=int, help="use only the first N examples (or characters for charlm)")
@@ -63,7 +67,7 @@ def build_parser():
     pr = sub.add_parser("predict", help="predict for each input; one JSON line out per input")
     pr.add_argument("dir")
     pr.add_argument("inputs", nargs="*", help="inputs; none: one per line on stdin")
-    pr.add_argument("--beam", type=int, default=1, help="seq2seq: beam width")
+    pr.add_argument("--beam", type=int, default=1, help="seq2seq/caption: beam width (1: greedy)")
     pr.add_argument("--show-attention", action="store_true", help="seq2seq: include attention weights")
 
     e = sub.add_parser("evaluate", help="metrics of a trained model on held-out data, as one JSON object")
