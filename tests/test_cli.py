@@ -241,3 +241,13 @@ def test_chinese_text_charlm_and_classify(tmp_path, capsys):
     assert rc == 0 and last_json(stdout)["accuracy"] >= 0.8
     rc, stdout, _ = run_cli(["predict", out, "很好看"], capsys)
     assert json.loads(stdout)["label"] == "好"
+
+
+def test_predict_reads_stdin_one_json_line_per_input(csv_file, tmp_path, capsys):
+    out = str(tmp_path / "clf")
+    assert run_cli(["train", "classify", "--data", csv_file, "--hidden", "8", "--embed", "4", "--epochs", "1",
+                    "--out", out, "--quiet"], capsys)[0] == 0
+    r = subprocess.run([sys.executable, "-m", "rnnlab.cli", "predict", out], input="great fun movie\n\nboring movie\n",
+                       capture_output=True, text=True, check=True)
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["text"] for x in lines] == ["great fun movie", "boring movie"]
