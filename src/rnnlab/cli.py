@@ -20,7 +20,8 @@ def build_parser():
     t.add_argument("task", nargs="?", help="charlm | classify | tag | seq2seq | music | caption")
     t.add_argument("--data", help="a built-in dataset name (see `rnnlab data list`) or a path to your own file "
                    "(caption: a folder with captions.tsv)")
-    t.add_argument("--level", choices=["char", "word"], help="charlm: characters or words as tokens")
+    t.add_argument("--level", choices=["char", "word", "auto"],
+                   help="charlm: characters or words as tokens; seq2seq TSV: char|word on both sides (default auto)")
     t.add_argument("--cell", default=None, help="rnn | lstm | gru (| bag for classify)")
     t.add_argument("--hidden", type=int)
     t.add_argument("--layers", type=int)
@@ -73,6 +74,7 @@ def build_parser():
     e = sub.add_parser("evaluate", help="metrics of a trained model on held-out data, as one JSON object")
     e.add_argument("dir")
     e.add_argument("--data", help="dataset name or file (default: the held-out split of the training data)")
+    e.add_argument("--beam", type=int, help="seq2seq: beam width for decoding (default: greedy)")
 
     d = sub.add_parser("data", help="built-in datasets")
     dsub = d.add_subparsers(dest="data_command", required=True)
@@ -122,7 +124,7 @@ def _dispatch(args):
         for result in tasks.predict(args.dir, inputs, args):
             print(json.dumps(result, ensure_ascii=False))
     elif args.command == "evaluate":
-        print(json.dumps(tasks.evaluate(args.dir, args.data), sort_keys=True))
+        print(json.dumps(tasks.evaluate(args.dir, args.data, args.beam), sort_keys=True))
     elif args.command == "data":
         from .data import list_datasets, load_dataset
 

@@ -89,10 +89,15 @@ def predict(out, inputs, args=None):
     return mod.predict(run, model, inputs, args)
 
 
-def evaluate(out, data=None):
+def evaluate(out, data=None, beam=None):
+    """Metrics of the model in ``out`` on its held-out split (or on ``data``); ``beam`` for decoders."""
     run, model, mod = _load(out)
     settings_path = os.path.join(out, "args.json")
     settings = read_json(settings_path, "args.json") if os.path.exists(settings_path) else {}
+    if beam is not None:
+        if beam < 1:
+            raise ValueError(f"--beam must be >= 1, got {beam}")
+        settings = {**settings, "beam": beam}
     return mod.evaluate(run, model, settings, data)
 
 
