@@ -14,6 +14,7 @@ from . import __version__
 def build_parser():
     p = argparse.ArgumentParser(prog="rnnlab", description="Recurrent neural networks with hand-written BPTT.")
     p.add_argument("--version", action="version", version=f"rnnlab {__version__}")
+    p.add_argument("--threads", type=int, help="BLAS threads (default: all cores; 1 is faster on a busy machine)")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model; prints final metrics as one JSON line")
@@ -25,7 +26,9 @@ def build_parser():
     t.add_argument("--cell", default=None, help="rnn | lstm | gru (| bag for classify)")
     t.add_argument("--hidden", type=int)
     t.add_argument("--layers", type=int)
-    t.add_argument("--bidirectional", action="store_true", default=None)
+    t.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None,
+                   help="bidirectional recurrent layers (--no-bidirectional: forward only)")
+    t.add_argument("--char-embed", type=int, help="tag: character-feature size (0: none)")
     t.add_argument("--embed", type=int)
     t.add_argument("--dropout", type=float)
     t.add_argument("--epochs", type=int)
@@ -111,6 +114,13 @@ def _is_user_error(e):
 
 def _dispatch(args):
     from . import tasks
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
 
     if args.command == "train":
         result = tasks.train(args)
