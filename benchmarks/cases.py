@@ -56,12 +56,12 @@ def flops(cell, B, T, I, H, V, layers=1, D=1, backward=True):
     return total
 
 
-def must_keep_bytes(cell, B, T, I, H, V, n_params, layers=1, D=1, itemsize=4):
-    """Parameters + gradients (dx included) + what BPTT has to keep: the input, each
-    layer's input, per direction its states and gates, and the head's log-probabilities
+def must_keep_bytes(cell, B, T, I, H, V, n_params, layers=1, D=1, itemsize=4, dx=True):
+    """Parameters + gradients (dx too when it is computed) + what BPTT has to keep: the input,
+    each layer's input, per direction its states and gates, and the head's log-probabilities
     (V = 0: the recurrent layer alone)."""
     per_dir = {"rnn": (T + 1) * H, "lstm": T * 4 * H + 2 * (T + 1) * H, "gru": T * 4 * H + (T + 1) * H}[cell] * B
-    acts = 2 * T * B * I + (layers - 1) * T * B * D * H + layers * D * per_dir + T * B * V
+    acts = (2 if dx else 1) * T * B * I + (layers - 1) * T * B * D * H + layers * D * per_dir + T * B * V
     return itemsize * (2 * n_params + acts)
 
 

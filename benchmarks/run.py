@@ -66,7 +66,7 @@ def run(quick):
             ours, theirs = cases.training_step(m, B, T, lengths)
             t_ours, t_theirs = measure.alternate([ours, theirs], repeats)
             fl = cases.flops(cell, B, T, I, H, I, L, D)
-            keep = cases.must_keep_bytes(cell, B, T, I, H, I, m.n_params(), L, D)
+            keep = cases.must_keep_bytes(cell, B, T, I, H, I, m.n_params(), L, D, dx=False)
             pre = 4 * (m.n_params() + B * T * I)   # parameters and the input exist before the step
             peak = measure.peak_bytes(ours) + pre
             n_layer = sum(p.size for p in m.layer.params.values())
@@ -122,9 +122,10 @@ def render(results, command):
         "Method: both libraries run the same float32 inputs and weights in one process, side by "
         "side, alternating; each time is the median of the repeats after warm-up. Training step = "
         "recurrent layer + Linear head (V = I classes) + softmax cross entropy on every step, forward "
-        "and backward. GFLOP/s counts the matrix products rnnlab performs (including dx, which "
-        "torch skips for an input that needs no gradient). Peak memory: parameters and input plus "
-        "the peak of what the step allocates (tracemalloc), over parameters + gradients (dx included) "
+        "and backward; neither library computes dx for the data input (torch: it needs no gradient; "
+        "rnnlab: backward(need_dx=False)). GFLOP/s counts the matrix products rnnlab performs. "
+        "Peak memory: parameters and input plus the peak of what the step allocates (tracemalloc), "
+        "over parameters + gradients "
         "+ what BPTT must keep (input, states, gates, the head's log-probabilities); \"layer alone\" is "
         "the same ratio for the recurrent layer's forward + backward without head and loss.",
     ]
