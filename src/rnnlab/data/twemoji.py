@@ -67,7 +67,14 @@ def png_to_array(png: bytes, size: int = 24) -> np.ndarray:
     except ImportError:
         raise DatasetUnavailable("twemoji images need Pillow; install it with: pip install Pillow") from None
     with Image.open(io.BytesIO(png)) as im:
-        rgba = im.convert("RGBA")
+        return composite_to_array(im, size)
+
+
+def composite_to_array(im, size: int = 24) -> np.ndarray:
+    """A Pillow image composited on white, box-downsampled to (size, size, 3) float32 in [0, 1]."""
+    from PIL import Image
+
+    rgba = im.convert("RGBA")
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     rgb = Image.alpha_composite(white, rgba).convert("RGB")
     if rgb.size != (size, size):

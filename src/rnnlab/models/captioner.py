@@ -21,7 +21,7 @@ import numpy as np
 from ..checks import check_array
 from ..layers import Embedding, Linear
 from ..losses import cross_entropy, cross_entropy_backward, log_softmax
-from .base import CELLS, Model, make_recurrent
+from .base import CELLS, Model, config_dtype, make_recurrent
 
 INITS = ("state", "input", "both")
 
@@ -54,14 +54,12 @@ class Captioner(Model):
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {c.cell!r}")
         if c.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {c.init!r}")
-        if c.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {c.dtype!r}")
         if c.pca < 0:
             raise ValueError(f"pca must be >= 0 (0: no projection), got {c.pca}")
         for name in ("pad_id", "bos_id", "eos_id"):
             if not 0 <= getattr(c, name) < c.vocab_size:
                 raise ValueError(f"{name} must be in [0, vocab_size={c.vocab_size}), got {getattr(c, name)}")
-        dtype = self.dtype = np.dtype(c.dtype)
+        dtype = self.dtype = config_dtype(c)
         s = [int(v) for v in np.random.default_rng(c.seed).integers(0, 2**31, size=7)]
         P = c.pca or c.feature_dim
         L, H, E = c.layers, c.hidden, c.embed

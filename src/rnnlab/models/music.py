@@ -28,7 +28,7 @@ import numpy as np
 from ..checks import check_array, check_lengths
 from ..layers.linear import Linear
 from ..losses import bce_with_logits, bce_with_logits_backward, sigmoid
-from .base import CELLS, Model, make_recurrent
+from .base import CELLS, Model, config_dtype, make_recurrent
 
 
 @dataclass
@@ -64,11 +64,9 @@ class PianoRollModel(Model):
         c = config
         if c.cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {c.cell!r}")
-        if c.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {c.dtype!r}")
         if not isinstance(c.pitches, (int, np.integer)) or c.pitches < 1:
             raise ValueError(f"pitches must be a positive integer, got {c.pitches!r}")
-        self.dtype = np.dtype(c.dtype)
+        self.dtype = config_dtype(c)
         s = np.random.default_rng(c.seed).integers(0, 2**31, size=2)
         self.rnn = self.add("rnn", make_recurrent(c.cell, c.pitches, c.hidden, c.layers, dropout=c.dropout,
                                                   dtype=self.dtype, seed=int(s[0])))

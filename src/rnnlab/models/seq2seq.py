@@ -30,7 +30,7 @@ from ..checks import check_array, check_lengths
 from ..layers import Embedding, Linear
 from ..layers.attention import Attention
 from ..losses import cross_entropy, cross_entropy_backward, log_softmax
-from .base import CELLS, Model, make_recurrent
+from .base import CELLS, Model, config_dtype, make_recurrent
 
 ATTENTIONS = ("luong", "bahdanau", "none")
 LUONG_SCORES = ("dot", "general")
@@ -65,12 +65,10 @@ class Seq2Seq(Model):
             raise ValueError(f"attention must be one of {ATTENTIONS}, got {c.attention!r}")
         if c.luong_score not in LUONG_SCORES:
             raise ValueError(f"luong_score must be one of {LUONG_SCORES}, got {c.luong_score!r}")
-        if c.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {c.dtype!r}")
         for name in ("src_vocab", "tgt_vocab"):
             if not 0 <= c.pad_id < getattr(c, name):
                 raise ValueError(f"pad_id must be in [0, {name}={getattr(c, name)}), got {c.pad_id}")
-        dtype = np.dtype(c.dtype)
+        dtype = config_dtype(c)
         H, D = c.hidden, 2 if c.bidirectional_encoder else 1
         K = D * H
         if c.attention == "luong" and c.luong_score == "dot" and K != H:

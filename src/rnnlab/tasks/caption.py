@@ -26,6 +26,7 @@ import numpy as np
 from ..data.errors import DataError
 from ..data.splits import bucket_batches, split
 from ..data.tokenize import Vocab
+from ..data.twemoji import composite_to_array
 from ..models.captioner import Captioner, CaptionerConfig
 from .base import Task
 from .classify import pad_batch
@@ -62,7 +63,7 @@ def load_image(path, size):
 def image_to_array(im, size):
     """A PIL image of any mode -> (size, size, 3) float32: composited on white, box-resized, in [0, 1].
 
-    For 8-bit images this is exactly ``rnnlab.data.twemoji.png_to_array``, so a Twemoji
+    For 8-bit images this is what ``rnnlab.data.twemoji.png_to_array`` does, so a Twemoji
     PNG given to ``predict`` gets the features the model was trained on.
     """
     from PIL import Image
@@ -71,12 +72,7 @@ def image_to_array(im, size):
         a = np.asarray(im, dtype=np.float64)                # 16/32-bit grey: scale to 8 bits first
         a = a / 257.0 if im.mode != "F" else (a * 255.0 if a.size and a.max() <= 1.0 else a)
         im = Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8), "L")
-    rgba = im.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    rgb = Image.alpha_composite(white, rgba).convert("RGB")
-    if rgb.size != (size, size):
-        rgb = rgb.resize((size, size), Image.Resampling.BOX)
-    return np.asarray(rgb, dtype=np.float32) / 255.0
+    return composite_to_array(im, size)
 
 
 def read_caption_folder(data, size):
