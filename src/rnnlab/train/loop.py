@@ -208,5 +208,6 @@ def _progress(total, initial, desc, enabled):
         return None
     from tqdm import tqdm
 
+    # redrawn ten times a second on a terminal; into a log file, every 30 s
     return tqdm(total=total, initial=initial, desc=desc, unit="batch", leave=False, file=sys.stderr,
-                dynamic_ncols=True)
+                dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 30.0)
