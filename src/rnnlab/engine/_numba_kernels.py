@@ -8,6 +8,8 @@ between two products is fused here.
 Two numerical details keep this path close to the NumPy one:
 - constants are float32 scalars, so float32 arrays are computed in float32
   (a float64 literal would promote every float32 expression to float64);
+- kernels compile with fastmath (inputs are checked finite by the layers; values are clamped
+  before the rational tanh), which lets LLVM vectorise the per-element loops;
 - float32 tanh is a rational approximation (the one Eigen uses, within a few
   ulp of the exact value) because numba's scalar ``math.tanh`` calls libm once
   per element and is ~50x slower than a loop that LLVM can vectorize. float64
@@ -37,7 +39,9 @@ def tanh(x):
 
 
 def _tanh_f32(x):
-    c = min(max(x, -_CLAMP), _CLAMP)
+    # compare-and-select clamp (not min/max) so that LLVM can vectorise the loops that call this
+    c = x if x < _CLAMP else _CLAMP
+    c = c if c > -_CLAMP else -_CLAMP
     x2 = c * c
     p = ((((((_A13 * x2 + _A11) * x2 + _A9) * x2 + _A7) * x2 + _A5) * x2 + _A3) * x2 + _A1) * c
     q = ((_B6 * x2 + _B4) * x2 + _B2) * x2 + _B0
@@ -51,13 +55,13 @@ def _tanh_overload(x):
     return lambda x: math.tanh(x)
 
 
-@njit(inline="always")
+@njit(inline="always", fastmath=True)
 def sigmoid(a):
     return (tanh(HALF * a) + ONE) * HALF
 
 
 # ---------------------------------------------------------------- RNN
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def rnn_fwd(a, gh, h_prev, m, h, relu):
     """h = act(a + gh), or h_prev where m == 0. a may be h itself."""
     B, H = h.shape
@@ -73,7 +77,7 @@ def rnn_fwd(a, gh, h_prev, m, h, relu):
                 h[b, j] = tanh(a[b, j] + gh[b, j])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def rnn_bwd(dhg, carry, dy, h, m, da, relu):
     """da = (dhg + carry + dy) * act'(h); where m == 0: da = 0, carry = dhg + carry."""
     B, H = h.shape
@@ -97,7 +101,7 @@ def rnn_bwd(dhg, carry, dy, h, m, da, relu):
 
 
 # ---------------------------------------------------------------- LSTM
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def lstm_fwd(g, gh, c_prev, h_prev, m, c, h):
     """g (B, 4H) pre-activations without W_hh h -> gate values [i, f, g, o]; c, h of the step."""
     B, H = h.shape
@@ -106,19 +110,20 @@ def lstm_fwd(g, gh, c_prev, h_prev, m, c, h):
             c[b] = c_prev[b]
             h[b] = h_prev[b]
             continue
-        gb, hb = g[b], gh[b]
+        # one simple loop per gate block: each vectorises
+        for j in range(2 * H):
+            g[b, j] = sigmoid(g[b, j] + gh[b, j])                  # i, f
+        for j in range(2 * H, 3 * H):
+            g[b, j] = tanh(g[b, j] + gh[b, j])                     # g
+        for j in range(3 * H, 4 * H):
+            g[b, j] = sigmoid(g[b, j] + gh[b, j])                  # o
         for j in range(H):
-            i = sigmoid(gb[j] + hb[j])
-            f = sigmoid(gb[H + j] + hb[H + j])
-            gg = tanh(gb[2 * H + j] + hb[2 * H + j])
-            o = sigmoid(gb[3 * H + j] + hb[3 * H + j])
-            gb[j], gb[H + j], gb[2 * H + j], gb[3 * H + j] = i, f, gg, o
-            cj = f * c_prev[b, j] + i * gg
-            c[b, j] = cj
-            h[b, j] = o * tanh(cj)
+            c[b, j] = g[b, H + j] * c_prev[b, j] + g[b, j] * g[b, 2 * H + j]
+        for j in range(H):
+            h[b, j] = g[b, 3 * H + j] * tanh(c[b, j])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def lstm_bwd(dhg, carry, dy, dc, g, c, c_prev, m, da):
     """One BPTT step: dhg (B, H) = da_{t+1} W_hh; dc (B, H) in/out; da (B, 4H) out."""
     B, H = dc.shape
@@ -147,7 +152,7 @@ def lstm_bwd(dhg, carry, dy, dc, g, c, c_prev, m, da):
 
 
 # ---------------------------------------------------------------- GRU
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def gru_fwd(g, gh, b_hh, h_prev, m, ghn, h):
     """g (B, 3H) = W_ih x + b_ih -> [r, z, n]; gh (B, 3H) = W_hh h_prev; ghn = gh_n + b_hn."""
     B, H = h.shape
@@ -166,7 +171,7 @@ def gru_fwd(g, gh, b_hh, h_prev, m, ghn, h):
             h[b, j] = (h_prev[b, j] - n) * z + n
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def gru_bwd(dhg, carry, dy, g, ghn, h_prev, m, dgi, dgh):
     """One BPTT step: dhg (B, H) = dgh_{t+1} W_hh; carry (B, H) in/out becomes dh * z."""
     B, H = dhg.shape
