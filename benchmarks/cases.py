@@ -147,12 +147,15 @@ def generation(m):
     params = {"W_ih": p["weight_ih_l0"], "W_hh": p["weight_hh_l0"], "b_ih": p["bias_ih_l0"], "b_hh": p["bias_hh_l0"]}
     W_out, b_out = m.head.params["weight"], m.head.params["bias"]
     onehot = np.eye(V, dtype=np.float32)
-    step = ENGINE[cell].step
+    # the input product of a one-hot (or embedded) token is a row of a table computed once,
+    # as rnnlab's LanguageModel.sample does; torch's cell multiplies the one-hot vector each step
+    table = ENGINE[cell].project(onehot, params)   # (V, G)
+    step = ENGINE[cell].step_projected
     zero = np.zeros((1, H), dtype=np.float32)
     st = {"idx": 0, "state": (zero, zero.copy()) if cell == "lstm" else zero}
 
     def ours():
-        h, st["state"] = step(onehot[st["idx"] : st["idx"] + 1], st["state"], params)
+        h, st["state"] = step(table[st["idx"] : st["idx"] + 1], st["state"], params)
         logits = h @ W_out.T                        # (1, V)
         logits += b_out
         st["idx"] = int(logits.argmax())

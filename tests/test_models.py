@@ -86,3 +86,18 @@ def test_language_model_sample_is_seeded():
     a = m.sample([1, 2], 10, seed=3)
     assert a == m.sample([1, 2], 10, seed=3) and len(a) == 10
     assert m.sample([1, 2], 10, temperature=0) == m.sample([1, 2], 10, temperature=0)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_generation_steps_equal_forward(cell):
+    """The fast generation path (projected-embedding table + engine steps) gives forward's logits."""
+    m = LanguageModel(LanguageModelConfig(vocab_size=11, cell=cell, embed=5, hidden=7, layers=2, dtype="float64",
+                                          seed=4))
+    tokens = [3, 1, 4, 1, 5, 9, 2, 6]
+    logits, state, _ = m.forward(np.array([tokens[:2]]))
+    steps = m.stepper()
+    states = steps.split(state)
+    for t in range(2, len(tokens)):
+        fast, states = steps(tokens[t], states)
+        ref, _, _ = m.forward(np.array([tokens[:t + 1]]))
+        np.testing.assert_allclose(fast, ref[0, -1], atol=1e-12, err_msg=f"step {t}")

@@ -6,6 +6,7 @@ Every module here exposes the same functions, in processing order
     y, state_T, cache = forward(x, state_0, params, mask=None)
     dx, dstate_0, grads = backward(dy, dstate_T, cache, need_dx=True)   # need_dx=False: dx is None
     h_t, state_t = step(x_t, state, params)        # inference, one step, no cache
+    xp = project(x, params); step_projected(xp[t], state, params)   # the same, input product done ahead
 
 x: (T, B, I); y: (T, B, H); x_t: (B, I); state: h (B, H), or (h, c) for the LSTM.
 mask: (T, B, 1) of 0/1 or None. Where the mask is 0 the state is carried
@@ -21,4 +22,12 @@ installed) or ``set_backend("numpy")``; see ``_backend``.
 from . import gru, lstm, rnn
 from ._backend import BACKENDS, get_backend, set_backend, use_backend
 
-__all__ = ["rnn", "lstm", "gru", "set_backend", "get_backend", "use_backend", "BACKENDS"]
+_MODES = {"RNN_TANH": rnn, "RNN_RELU": rnn, "LSTM": lstm, "GRU": gru}
+
+
+def engine_cell(mode):
+    """The engine module of a layer mode ("RNN_TANH", "RNN_RELU", "LSTM" or "GRU")."""
+    return _MODES[mode]
+
+
+__all__ = ["engine_cell", "rnn", "lstm", "gru", "set_backend", "get_backend", "use_backend", "BACKENDS"]

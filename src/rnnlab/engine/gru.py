@@ -75,12 +75,23 @@ def backward(dy, dhT, cache, need_dx=True):
     return None if dx is None else dx.result(), dhg, grads.dict()
 
 
-def step(x_t, h, params):
-    """One inference step without a cache: x_t (B, I), h (B, H) -> h_t (B, H), h_t."""
-    W_ih, W_hh = params["W_ih"], params["W_hh"]
-    g = x_t @ W_ih.T                               # (B, 3H)
+def project(x, params):
+    """Input projections W_ih x + b_ih of inputs x (..., I) -> (..., 3H), as forward computes them."""
+    g = x @ params["W_ih"].T
     if params.get("b_ih") is not None:
         g += params["b_ih"]
+    return g
+
+
+def step(x_t, h, params):
+    """One inference step without a cache: x_t (B, I), h (B, H) -> h_t (B, H), h_t."""
+    return step_projected(project(x_t, params), h, params)
+
+
+def step_projected(xp_t, h, params):
+    """One inference step from the input projection xp_t (B, 3H) = ``project(x_t)`` (not modified)."""
+    W_hh = params["W_hh"]
+    g = np.array(xp_t, dtype=h.dtype)             # the kernel turns it into gate values in place
     h_new = np.empty_like(h)
     ghn = np.empty_like(h)
     kernels().gru_fwd(g, h @ W_hh.T, _hidden_bias(params, W_hh), h, no_mask(h.dtype), ghn, h_new)

@@ -80,15 +80,24 @@ def backward(dy, dstateT, cache, need_dx=True):
     return None if dx is None else dx.result(), (dhg, dc), grads.dict()
 
 
-def step(x_t, state, params):
-    """One inference step without a cache: x_t (B, I), (h, c) -> h_t (B, H), (h_t, c_t)."""
-    K = kernels()
-    W_ih, W_hh = params["W_ih"], params["W_hh"]
-    h, c = state
-    g = x_t @ W_ih.T                               # (B, 4H)
+def project(x, params):
+    """Input projections W_ih x + b_ih + b_hh of inputs x (..., I) -> (..., 4H), as forward computes them."""
+    g = x @ params["W_ih"].T
     if params.get("b_ih") is not None:
         g += params["b_ih"] + params["b_hh"]
-    gh = h @ W_hh.T
+    return g
+
+
+def step(x_t, state, params):
+    """One inference step without a cache: x_t (B, I), (h, c) -> h_t (B, H), (h_t, c_t)."""
+    return step_projected(project(x_t, params), state, params)
+
+
+def step_projected(xp_t, state, params):
+    """One inference step from the input projection xp_t (B, 4H) = ``project(x_t)`` (not modified)."""
+    h, c = state
+    g = np.array(xp_t, dtype=h.dtype)             # the kernel turns it into gate values in place
+    gh = h @ params["W_hh"].T
     h_new, c_new = np.empty_like(h), np.empty_like(c)
-    K.lstm_fwd(g, gh, c, h, no_mask(h.dtype), c_new, h_new)
+    kernels().lstm_fwd(g, gh, c, h, no_mask(h.dtype), c_new, h_new)
     return h_new, (h_new, c_new)

@@ -75,14 +75,28 @@ def backward(dy, dhT, cache, need_dx=True):
     return None if dx is None else dx.result(), dhg, grads.dict()
 
 
-def step(x_t, h, params, nonlinearity="tanh"):
-    """One inference step without a cache: x_t (B, I), h (B, H) -> h_t (B, H), h_t."""
-    a = x_t @ params["W_ih"].T                     # (B, H)
+def project(x, params):
+    """Input projections Wxh x + b_ih + b_hh of inputs x (..., I) -> (..., H), as forward computes them.
+
+    For token inputs, project the embedding table (or the identity, for one-hot inputs) once and
+    feed rows of the result to ``step_projected``: a row lookup replaces a matrix product per step.
+    """
+    a = x @ params["W_ih"].T
     bias = _sum_bias(params)
     if bias is not None:
         a += bias
+    return a
+
+
+def step(x_t, h, params, nonlinearity="tanh"):
+    """One inference step without a cache: x_t (B, I), h (B, H) -> h_t (B, H), h_t."""
+    return step_projected(project(x_t, params), h, params, nonlinearity)
+
+
+def step_projected(xp_t, h, params, nonlinearity="tanh"):
+    """One inference step from the input projection xp_t (B, H) = ``project(x_t)``."""
     h_new = np.empty_like(h)
-    kernels().rnn_fwd(a, h @ params["W_hh"].T, h, no_mask(h.dtype), h_new, nonlinearity == "relu")
+    kernels().rnn_fwd(xp_t, h @ params["W_hh"].T, h, no_mask(h.dtype), h_new, nonlinearity == "relu")
     return h_new, h_new
 
 

@@ -23,7 +23,7 @@ from ..checks import check_array, check_lengths
 from ..init import uniform_init
 from .module import Module
 
-_CELLS = {"RNN_TANH": engine.rnn, "RNN_RELU": engine.rnn, "LSTM": engine.lstm, "GRU": engine.gru}
+_CELLS = engine._MODES
 
 
 @dataclass

@@ -15,6 +15,7 @@ import numpy as np
 from ..layers.embedding import Embedding
 from ..layers.linear import Linear
 from ..losses import cross_entropy, cross_entropy_backward
+from ..engine import engine_cell
 from .base import Model, config_dtype, make_recurrent
 from .sampling import sample_token
 
@@ -74,16 +75,56 @@ class LanguageModel(Model):
         return loss, new_state
 
     def sample(self, prime_ids, length, temperature=1.0, top_k=None, top_p=None, seed=None):
-        """Generate ``length`` token ids after the priming ids; temperature 0 is greedy."""
+        """Generate ``length`` token ids after the priming ids; temperature 0 is greedy.
+
+        The prime runs through ``forward``; each new token then takes one ``step_projected``
+        per layer, with the first layer's input product read from a table of projected
+        embeddings (one row per token) computed once.
+        """
         rng = np.random.default_rng(seed)
         if len(prime_ids) == 0:
             raise ValueError("sampling needs at least one priming token")
         logits, state, _ = self.forward(np.asarray(prime_ids, dtype=np.int64)[None, :])
+        steps = self.stepper()
+        states = steps.split(state)
         out = []
         last = logits[0, -1]
         for _ in range(length):
             tok = sample_token(last, temperature, top_k, top_p, rng)
             out.append(tok)
-            logits, state, _ = self.forward(np.array([[tok]], dtype=np.int64), state)
-            last = logits[0, -1]
+            last, states = steps(tok, states)
         return out
+
+    def stepper(self):
+        """A callable (token, per-layer states) -> (logits (V,), states) for fast generation."""
+        return _Stepper(self)
+
+
+class _Stepper:
+    """One generation step of a LanguageModel through the engine's cache-free step functions."""
+
+    def __init__(self, model):
+        rnn = model.rnn
+        self.cell = engine_cell(rnn.mode)
+        self.kw = {"nonlinearity": "relu"} if rnn.mode == "RNN_RELU" else {}
+        self.params = [rnn._dir_params(k, 0)[0] for k in range(rnn.num_layers)]
+        self.table = self.cell.project(model.embedding.params["weight"], self.params[0])   # (V, G)
+        self.W, self.b = model.head.params["weight"], model.head.params["bias"]
+        self.lstm = rnn.mode == "LSTM"
+
+    def split(self, state):
+        """Stacked (L, 1, H) state (or (h, c)) -> a list of per-layer states."""
+        if self.lstm:
+            return [(state[0][k], state[1][k]) for k in range(len(self.params))]
+        return [state[k] for k in range(len(self.params))]
+
+    def __call__(self, token, states):
+        new = []
+        h, s = self.cell.step_projected(self.table[token:token + 1], states[0], self.params[0], **self.kw)
+        new.append(s)
+        for k in range(1, len(self.params)):
+            h, s = self.cell.step(h, states[k], self.params[k], **self.kw)
+            new.append(s)
+        logits = h @ self.W.T
+        logits += self.b
+        return logits[0], new
