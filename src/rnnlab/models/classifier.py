@@ -152,9 +152,9 @@ class BagOfVectors(_Classifier):
         w = _valid_mask(lengths, ids.shape[1], e.dtype) / np.asarray(lengths, dtype=e.dtype)[:, None]
         m = np.einsum("bte,bt->be", e, w)                               # (B, E) mean of the valid vectors
         a, h_cache = self.hidden.forward(m)
-        h = np.tanh(a)
-        h, drop = self._dropout(h, training, rng)
-        logits, l_cache = self.head.forward(h)
+        h = np.tanh(a)                                                  # kept for backward: tanh' = 1 - h^2
+        h_drop, drop = self._dropout(h, training, rng)
+        logits, l_cache = self.head.forward(h_drop)
         return logits, (e_cache, w, h_cache, h, drop, l_cache)
 
     def backward(self, dlogits, cache):
@@ -162,7 +162,6 @@ class BagOfVectors(_Classifier):
         dh, g_head = self.head.backward(dlogits, l_cache)
         if drop is not None:
             dh = dh * drop
-            h = h / np.where(drop == 0, 1, drop)   # undo the scaling to recover tanh(a) where kept
         da = dh * (1.0 - h * h)
         dm, g_hidden = self.hidden.backward(da, h_cache)
         de = dm[:, None, :] * w[:, :, None]
