@@ -42,6 +42,7 @@ The trainer keeps the epoch with the lowest ``val_wer`` for g2p-style data (gree
 the small val split is cheap and it is the number reported) and the lowest ``val_loss`` for
 translation (BLEU of a few hundred greedy verses is noisy and slow to get each epoch).
 """
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +72,19 @@ def tokenize(text, how, lower=False):
 
 
 def detokenize(tokens, how):
-    return "".join(tokens) if how == "char" else " ".join(tokens)
+    """Tokens back to text: characters joined; words joined by spaces, without the space before
+    closing punctuation or after opening marks (¿ ¡ ( [), so BLEU sees ordinary text."""
+    if how == "char":
+        return "".join(tokens)
+    text = " ".join(tokens)
+    if how == "word":
+        text = _SPACE_BEFORE.sub(r"\1", text)
+        text = _SPACE_AFTER.sub(r"\1", text)
+    return text
+
+
+_SPACE_BEFORE = re.compile(r" ([.,;:!?)\]»])")
+_SPACE_AFTER = re.compile(r"([¿¡(\[«]) ")
 
 
 @dataclass
