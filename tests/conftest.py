@@ -13,3 +13,22 @@ def assert_close(name, got, want, atol):
 @pytest.fixture
 def close():
     return assert_close
+
+
+def run_cli(args, capsys):
+    """Run ``rnnlab ARGS`` in-process: (exit code, stdout, stderr)."""
+    from rnnlab.cli import main
+
+    rc = main(args)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_one_line_error(rc, err, *fragments):
+    """Exit code 2 and exactly one ``rnnlab: error: ...`` line containing every fragment, no traceback."""
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rnnlab: error: "), err
+    assert "Traceback" not in err
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])

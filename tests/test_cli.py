@@ -7,16 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from rnnlab.cli import main
+from conftest import assert_one_line_error, run_cli
 
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
         "First Citizen:\nYou are all resolved rather to die than to famish?\n\n") * 40
-
-
-def run_cli(args, capsys):
-    rc = main(args)
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def last_json(out):
@@ -148,31 +142,22 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(text_file, tmp_path
 
 
 # ---------------------------------------------------------------------- bad input: one line, exit code 2
-def _assert_one_line_error(rc, err, *fragments):
-    assert rc == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnlab: error: "), err
-    assert "Traceback" not in err
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
-
-
 def test_empty_and_non_utf8_files(tmp_path, capsys):
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     rc, _, err = run_cli(["train", "charlm", "--data", str(empty), "--out", str(tmp_path / "x")], capsys)
-    _assert_one_line_error(rc, err, "empty.txt", "empty")
+    assert_one_line_error(rc, err, "empty.txt", "empty")
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("caf\u00e9 ".encode("latin-1") * 50)
     rc, _, err = run_cli(["train", "charlm", "--data", str(bad), "--out", str(tmp_path / "x")], capsys)
-    _assert_one_line_error(rc, err, "latin1.txt", "UTF-8")
+    assert_one_line_error(rc, err, "latin1.txt", "UTF-8")
 
 
 def test_csv_without_label_column(tmp_path, capsys):
     p = tmp_path / "nolabel.csv"
     p.write_text("text,sentiment\ngood,pos\nbad,neg\n", encoding="utf-8")
     rc, _, err = run_cli(["train", "classify", "--data", str(p), "--out", str(tmp_path / "x")], capsys)
-    _assert_one_line_error(rc, err, "nolabel.csv", "label")
+    assert_one_line_error(rc, err, "nolabel.csv", "label")
 
 
 def test_corrupt_and_truncated_checkpoints(csv_file, tmp_path, capsys):
@@ -183,15 +168,15 @@ def test_corrupt_and_truncated_checkpoints(csv_file, tmp_path, capsys):
     data = open(path, "rb").read()
     open(path, "wb").write(data[: len(data) // 2])
     rc, _, err = run_cli(["predict", out, "great movie"], capsys)
-    _assert_one_line_error(rc, err, "model.safetensors", "corrupt or truncated")
+    assert_one_line_error(rc, err, "model.safetensors", "corrupt or truncated")
     open(path, "wb").write(b"")
     rc, _, err = run_cli(["predict", out, "great movie"], capsys)
-    _assert_one_line_error(rc, err, "model.safetensors", "empty")
+    assert_one_line_error(rc, err, "model.safetensors", "empty")
     open(os.path.join(out, "config.json"), "w").write("{not json")
     rc, _, err = run_cli(["predict", out, "great movie"], capsys)
-    _assert_one_line_error(rc, err, "config.json", "corrupt")
+    assert_one_line_error(rc, err, "config.json", "corrupt")
     rc, _, err = run_cli(["predict", str(tmp_path / "nowhere"), "x"], capsys)
-    _assert_one_line_error(rc, err, "nowhere", "not a model directory")
+    assert_one_line_error(rc, err, "nowhere", "not a model directory")
 
 
 def test_label_seen_only_at_predict_time(csv_file, tmp_path, capsys):
@@ -201,14 +186,14 @@ def test_label_seen_only_at_predict_time(csv_file, tmp_path, capsys):
     p = tmp_path / "new_label.csv"
     p.write_text("text,label\ngreat fun,pos\nso-so,neutral\n", encoding="utf-8")
     rc, _, err = run_cli(["evaluate", out, "--data", str(p)], capsys)
-    _assert_one_line_error(rc, err, "new_label.csv", "neutral", "never seen in training")
+    assert_one_line_error(rc, err, "new_label.csv", "neutral", "never seen in training")
 
 
 def test_unknown_task_and_flag(tmp_path, capsys):
     rc, _, err = run_cli(["train", "poetry"], capsys)
-    _assert_one_line_error(rc, err, "unknown task 'poetry'")
+    assert_one_line_error(rc, err, "unknown task 'poetry'")
     rc, _, err = run_cli(["train", "charlm", "--pooling", "mean", "--data", "x"], capsys)
-    _assert_one_line_error(rc, err, "does not take --pooling")
+    assert_one_line_error(rc, err, "does not take --pooling")
 
 
 def test_word_level_language_model(text_file, tmp_path, capsys):

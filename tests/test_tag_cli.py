@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from rnnlab.cli import main
+from conftest import assert_one_line_error, run_cli
 
 PEOPLE = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace", "Mary Ann"]
 PLACES = ["Paris", "Berlin", "Rome", "Oslo", "New York", "San Francisco", "Hong Kong", "Buenos Aires"]
@@ -23,20 +23,6 @@ def one_blas_thread():
         return
     with threadpool_limits(limits=1, user_api="blas"):
         yield
-
-
-def run_cli(args, capsys):
-    rc = main(args)
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_one_line_error(rc, err, *fragments):
-    assert rc == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnlab: error: "), err
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
 
 
 def ner_sentences(n, seed=0):
