@@ -15,7 +15,7 @@ from .fetch import Archive, cache_dir, fetch_archive
 from .music import load_bach_chorales
 from .order import make_order_dataset
 from .readers import parse_conll, read_conll, read_labeled_csv, read_text, read_tsv_pairs
-from .splits import bucket_batches, split, split_contiguous
+from .splits import bucket_batches, pad_batch, split, split_contiguous
 from .tagging import load_peoples_daily
 from .text import load_cmudict
 from .tokenize import (BOS, EOS, PAD, UNK, CharTokenizer, MixedTokenizer, Vocab, WordTokenizer,
@@ -29,6 +29,6 @@ __all__ = [
     "load_bach_chorales", "load_cmudict", "load_peoples_daily", "load_twemoji", "load_twemoji_images",
     "make_order_dataset",
     "parse_conll", "read_conll", "read_labeled_csv", "read_text", "read_tsv_pairs",
-    "bucket_batches", "split", "split_contiguous",
+    "bucket_batches", "pad_batch", "split", "split_contiguous",
     "BOS", "EOS", "PAD", "UNK", "CharTokenizer", "MixedTokenizer", "Vocab", "WordTokenizer", "get_tokenizer",
 ]

@@ -1,8 +1,9 @@
-"""Deterministic train/val/test splits and length-bucketed batches.
+"""Deterministic train/val/test splits, length-bucketed batches and padding.
 
     split(items, (0.8, 0.1, 0.1), seed=0)   -> (train, val, test) lists, shuffled by seed
     split_contiguous(seq, (0.9, 0.05, 0.05)) -> consecutive slices (char-LM text)
     bucket_batches(lengths, 32, seed=0)      -> list of int64 index arrays, similar lengths together
+    pad_batch(id_lists, pad=0)               -> ids (B, T) right-padded, lengths (B,)
 """
 from __future__ import annotations
 
@@ -61,3 +62,12 @@ def bucket_batches(lengths: Sequence[int], batch_size: int, seed: int | Sequence
     if shuffle:
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches
+
+
+def pad_batch(seqs: Sequence[Sequence[int]], pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """List of id lists -> ids (B, T) right-padded with ``pad``, lengths (B,) int64."""
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    ids = np.full((len(seqs), max(1, int(lengths.max()))), pad, dtype=np.int64)
+    for i, s in enumerate(seqs):
+        ids[i, :len(s)] = s
+    return ids, lengths

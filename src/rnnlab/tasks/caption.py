@@ -24,12 +24,11 @@ import re
 import numpy as np
 
 from ..data.errors import DataError
-from ..data.splits import bucket_batches, split
+from ..data.splits import bucket_batches, pad_batch, split
 from ..data.tokenize import Vocab
 from ..data.twemoji import composite_to_array
 from ..models.captioner import Captioner, CaptionerConfig
 from .base import Task
-from .classify import pad_batch
 
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*")
 CAPTIONS_FILE = "captions.tsv"

@@ -7,21 +7,12 @@ one-to-one BagOfVectors (``--cell bag``).
 """
 import numpy as np
 
-from ..data.splits import bucket_batches, split
+from ..data.splits import bucket_batches, pad_batch, split
 from ..data.tokenize import MixedTokenizer, Vocab
 from ..models.classifier import BagConfig, BagOfVectors, ClassifierConfig, SequenceClassifier
 from .base import Task
 
 MAX_TOKENS = 200   # longer inputs are truncated (Rotten Tomatoes snippets average ~19 words)
-
-
-def pad_batch(seqs, pad=0):
-    """List of id lists -> ids (B, T) right-padded, lengths (B,)."""
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-    ids = np.full((len(seqs), int(lengths.max())), pad, dtype=np.int64)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = s
-    return ids, lengths
 
 
 def macro_f1(y_true, y_pred, num_classes):

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.splits import bucket_batches, split
+from ..data.splits import bucket_batches, pad_batch, split
 from ..data.tokenize import Vocab, WordTokenizer
 from ..models.beam import beam_search
 from ..models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -163,15 +163,6 @@ def split_groups(groups, data, seed):
         raise ValueError(f"seq2seq needs enough distinct sources to fill train/val/test "
                          f"({'/'.join(f'{f:g}' for f in fractions)}), got {len(groups)}")
     return parts
-
-
-def pad_batch(seqs, pad=0):
-    """List of id lists -> ids (B, T) right-padded, lengths (B,)."""
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-    ids = np.full((len(seqs), max(1, int(lengths.max()))), pad, dtype=np.int64)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = s
-    return ids, lengths
 
 
 def teacher_forcing(tgt_ids, bos, eos):
