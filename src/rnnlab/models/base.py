@@ -37,6 +37,11 @@ class Model(Module):
         return {f"{name}.{k}": v for k, v in grads.items()}
 
 
+def length_mask(lengths, T, dtype=bool):
+    """(B, T) mask of the valid steps of right-padded sequences: step t of sequence b is valid if t < lengths[b]."""
+    return (np.arange(T)[None, :] < np.asarray(lengths)[:, None]).astype(dtype, copy=False)
+
+
 def config_dtype(config):
     """The NumPy dtype a config names ("float32" by default, "float64" for gradient checks)."""
     name = getattr(config, "dtype", "float32")

@@ -17,7 +17,7 @@ import numpy as np
 from ..layers.embedding import Embedding
 from ..layers.linear import Linear
 from ..losses import cross_entropy, cross_entropy_backward
-from .base import Model, config_dtype, make_recurrent
+from .base import Model, config_dtype, length_mask, make_recurrent
 
 
 @dataclass
@@ -44,10 +44,6 @@ class BagConfig:
     dropout: float = 0.0
     seed: int = 0
     dtype: str = "float32"
-
-
-def _valid_mask(lengths, T, dtype):
-    return (np.arange(T)[None, :] < np.asarray(lengths)[:, None]).astype(dtype)   # (B, T)
 
 
 class _Classifier(Model):
@@ -98,7 +94,7 @@ class SequenceClassifier(_Classifier):
             f = np.concatenate(list(h_n[-D:]), axis=1)                  # (B, D*H)
             aux = None
         else:
-            mask = _valid_mask(lengths, ids.shape[1], y.dtype)[:, :, None]
+            mask = length_mask(lengths, ids.shape[1], y.dtype)[:, :, None]
             if c.pooling == "mean":
                 aux = mask / np.asarray(lengths, dtype=y.dtype)[:, None, None]
                 f = (y * aux).sum(axis=1)
@@ -149,7 +145,7 @@ class BagOfVectors(_Classifier):
 
     def forward(self, ids, lengths, training=False, rng=None):
         e, e_cache = self.embedding.forward(ids)                        # (B, T, E)
-        w = _valid_mask(lengths, ids.shape[1], e.dtype) / np.asarray(lengths, dtype=e.dtype)[:, None]
+        w = length_mask(lengths, ids.shape[1], e.dtype) / np.asarray(lengths, dtype=e.dtype)[:, None]
         m = np.einsum("bte,bt->be", e, w)                               # (B, E) mean of the valid vectors
         a, h_cache = self.hidden.forward(m)
         h = np.tanh(a)                                                  # kept for backward: tanh' = 1 - h^2

@@ -28,7 +28,7 @@ import numpy as np
 from ..checks import check_array, check_lengths
 from ..layers.linear import Linear
 from ..losses import bce_with_logits, bce_with_logits_backward, sigmoid
-from .base import CELLS, Model, config_dtype, make_recurrent
+from .base import CELLS, Model, config_dtype, length_mask, make_recurrent
 
 
 @dataclass
@@ -53,7 +53,7 @@ def frame_mask(lengths, B, T, dtype):
     """(B, T) of 1 on the valid frames of right-padded sequences (all 1 when lengths is None)."""
     if lengths is None:
         return np.ones((B, T), dtype=dtype)
-    return (np.arange(T)[None, :] < np.asarray(lengths)[:, None]).astype(dtype)
+    return length_mask(lengths, T, dtype)
 
 
 class PianoRollModel(Model):

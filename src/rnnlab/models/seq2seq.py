@@ -30,7 +30,7 @@ from ..checks import check_array, check_lengths
 from ..layers import Embedding, Linear
 from ..layers.attention import Attention
 from ..losses import cross_entropy, cross_entropy_backward, log_softmax
-from .base import CELLS, Model, config_dtype, make_recurrent
+from .base import CELLS, Model, config_dtype, length_mask, make_recurrent
 
 ATTENTIONS = ("luong", "bahdanau", "none")
 LUONG_SCORES = ("dot", "general")
@@ -116,7 +116,7 @@ class Seq2Seq(Model):
         """-> (keys (B, S, K), mask (B, S) bool), the decoder's initial state, cache."""
         e, se_cache = self.src_embedding.forward(src)                       # (B, S, E)
         keys, s_enc, enc_cache = self.encoder.forward(e, lengths=src_lengths, training=training, rng=rng)
-        mask = np.arange(src.shape[1])[None, :] < src_lengths[:, None]      # (B, S)
+        mask = length_mask(src_lengths, src.shape[1])                      # (B, S)
         parts = s_enc if isinstance(s_enc, tuple) else (s_enc,)
         if not self.bridges:
             return (keys, mask), s_enc, (se_cache, enc_cache, None)

@@ -31,7 +31,7 @@ from ..layers.linear import Linear
 from ..layers.module import Module
 from ..layers.recurrent import LSTM
 from ..losses import cross_entropy, cross_entropy_backward
-from .base import Model, make_recurrent
+from .base import Model, length_mask, make_recurrent
 
 
 @dataclass
@@ -143,7 +143,7 @@ class SequenceTagger(Model):
         ids = np.asarray(ids)
         lengths = np.asarray(lengths, dtype=np.int64)
         B, T = ids.shape
-        mask = np.arange(T)[None, :] < lengths[:, None]                 # (B, T) valid steps
+        mask = length_mask(lengths, T)                                  # (B, T) valid steps
         w, w_cache = self.embedding.forward(ids)                        # (B, T, E)
         ch_cache = None
         if c.char_embed:
@@ -226,7 +226,7 @@ class SequenceTagger(Model):
 
     def loss_with_grad(self, scores, tags, lengths):
         """(per-token loss, dscores (B, T, K), CRF grads {} or {"crf.*": ...}) of scores (B, T, K)."""
-        mask = np.arange(scores.shape[1])[None, :] < np.asarray(lengths)[:, None]   # (B, T)
+        mask = length_mask(lengths, scores.shape[1])                    # (B, T)
         if self.config.crf:
             total, crf_cache = crf_nll(scores, tags, mask, self.crf.params, reduction="sum")
             n = float(mask.sum())
@@ -252,7 +252,7 @@ class SequenceTagger(Model):
         if not self.config.crf:
             best = scores.argmax(axis=2)                                # (B, T)
             return [best[b, :int(n)].tolist() for b, n in enumerate(lengths)]
-        mask = np.arange(scores.shape[1])[None, :] < lengths[:, None]
+        mask = length_mask(lengths, scores.shape[1])
         allowed = starts = None
         if labels is not None and is_bio(labels):
             allowed, starts = bio_transition_mask(labels)
