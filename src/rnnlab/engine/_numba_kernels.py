@@ -9,7 +9,11 @@ Two numerical details keep this path close to the NumPy one:
 - constants are float32 scalars, so float32 arrays are computed in float32
   (a float64 literal would promote every float32 expression to float64);
 - kernels compile with fastmath (inputs are checked finite by the layers; values are clamped
-  before the rational tanh), which lets LLVM vectorise the per-element loops;
+  before the rational tanh) and NumPy's error model (no ZeroDivisionError branch around the
+  tanh's division), which lets LLVM vectorise the per-element loops. Each loop runs over
+  range(n) (a range with a start value is not vectorised), writes one or two arrays, and
+  never reads and writes two parts of one array: LLVM gives up on loops whose arrays it
+  cannot prove apart cheaply. Hence several short loops per row instead of one long one;
 - float32 tanh is a rational approximation (the one Eigen uses, within a few
   ulp of the exact value) because numba's scalar ``math.tanh`` calls libm once
   per element and is ~50x slower than a loop that LLVM can vectorize. float64
@@ -48,20 +52,20 @@ def _tanh_f32(x):
     return x if abs(x) < _TINY else p / q
 
 
-@overload(tanh)
+@overload(tanh, jit_options={"fastmath": True, "error_model": "numpy"})
 def _tanh_overload(x):
     if isinstance(x, types.Float) and x.bitwidth == 32:
         return _tanh_f32
     return lambda x: math.tanh(x)
 
 
-@njit(inline="always", fastmath=True)
+@njit(inline="always", fastmath=True, error_model="numpy")
 def sigmoid(a):
     return (tanh(HALF * a) + ONE) * HALF
 
 
 # ---------------------------------------------------------------- RNN
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def rnn_fwd(a, gh, h_prev, m, h, relu):
     """h = act(a + gh), or h_prev where m == 0. a may be h itself."""
     B, H = h.shape
@@ -77,7 +81,7 @@ def rnn_fwd(a, gh, h_prev, m, h, relu):
                 h[b, j] = tanh(a[b, j] + gh[b, j])
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def rnn_bwd(dhg, carry, dy, h, m, da, relu):
     """da = (dhg + carry + dy) * act'(h); where m == 0: da = 0, carry = dhg + carry."""
     B, H = h.shape
@@ -101,7 +105,7 @@ def rnn_bwd(dhg, carry, dy, h, m, da, relu):
 
 
 # ---------------------------------------------------------------- LSTM
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def lstm_fwd(g, gh, c_prev, h_prev, m, c, h):
     """g (B, 4H) pre-activations without W_hh h -> gate values [i, f, g, o]; c, h of the step."""
     B, H = h.shape
@@ -110,20 +114,20 @@ def lstm_fwd(g, gh, c_prev, h_prev, m, c, h):
             c[b] = c_prev[b]
             h[b] = h_prev[b]
             continue
-        # one simple loop per gate block: each vectorises
+        # one simple loop per gate block, each over range(n) (a range with a start does not vectorise)
         for j in range(2 * H):
             g[b, j] = sigmoid(g[b, j] + gh[b, j])                  # i, f
-        for j in range(2 * H, 3 * H):
-            g[b, j] = tanh(g[b, j] + gh[b, j])                     # g
-        for j in range(3 * H, 4 * H):
-            g[b, j] = sigmoid(g[b, j] + gh[b, j])                  # o
+        for j in range(H):
+            g[b, 2 * H + j] = tanh(g[b, 2 * H + j] + gh[b, 2 * H + j])        # g
+        for j in range(H):
+            g[b, 3 * H + j] = sigmoid(g[b, 3 * H + j] + gh[b, 3 * H + j])     # o
         for j in range(H):
             c[b, j] = g[b, H + j] * c_prev[b, j] + g[b, j] * g[b, 2 * H + j]
         for j in range(H):
             h[b, j] = g[b, 3 * H + j] * tanh(c[b, j])
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def lstm_bwd(dhg, carry, dy, dc, g, c, c_prev, m, da):
     """One BPTT step: dhg (B, H) = da_{t+1} W_hh; dc (B, H) in/out; da (B, 4H) out."""
     B, H = dc.shape
@@ -139,20 +143,25 @@ def lstm_bwd(dhg, carry, dy, dc, g, c, c_prev, m, da):
                 dhg[b, j] += carry[b, j]
                 carry[b, j] = ZERO
         gb, db = g[b], da[b]
-        for j in range(H):
-            i, f, gg, o = gb[j], gb[H + j], gb[2 * H + j], gb[3 * H + j]
+        # three short loops with few arrays each: one long loop touching every array does not vectorise
+        for j in range(H):                                         # o gate; dc += dh o tanh'(c)
             tc = tanh(c[b, j])
             dh = dhg[b, j] + dy[b, j]
-            dct = dc[b, j] + dh * o * (ONE - tc * tc)
-            db[j] = dct * gg * (i * (ONE - i))
-            db[H + j] = dct * c_prev[b, j] * (f * (ONE - f))
-            db[2 * H + j] = dct * i * (ONE - gg * gg)
+            o = gb[3 * H + j]
             db[3 * H + j] = dh * tc * (o * (ONE - o))
+            dc[b, j] += dh * o * (ONE - tc * tc)
+        for j in range(H):                                         # i and g gates
+            dct, i, gg = dc[b, j], gb[j], gb[2 * H + j]
+            db[j] = dct * gg * (i * (ONE - i))
+            db[2 * H + j] = dct * i * (ONE - gg * gg)
+        for j in range(H):                                         # f gate; dc_next = dc f
+            dct, f = dc[b, j], gb[H + j]
+            db[H + j] = dct * c_prev[b, j] * (f * (ONE - f))
             dc[b, j] = dct * f
 
 
 # ---------------------------------------------------------------- GRU
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def gru_fwd(g, gh, b_hh, h_prev, m, ghn, h):
     """g (B, 3H) = W_ih x + b_ih -> [r, z, n]; gh (B, 3H) = W_hh h_prev; ghn = gh_n + b_hn."""
     B, H = h.shape
@@ -161,17 +170,20 @@ def gru_fwd(g, gh, b_hh, h_prev, m, ghn, h):
             h[b] = h_prev[b]
             continue
         gb, hb = g[b], gh[b]
+        for j in range(2 * H):                                     # r, z
+            gb[j] = sigmoid(gb[j] + (hb[j] + b_hh[j]))
         for j in range(H):
-            r = sigmoid(gb[j] + (hb[j] + b_hh[j]))
-            z = sigmoid(gb[H + j] + (hb[H + j] + b_hh[H + j]))
-            hn = hb[2 * H + j] + b_hh[2 * H + j]
-            n = tanh(gb[2 * H + j] + r * hn)
-            gb[j], gb[H + j], gb[2 * H + j] = r, z, n
-            ghn[b, j] = hn
-            h[b, j] = (h_prev[b, j] - n) * z + n
+            ghn[b, j] = hb[2 * H + j] + b_hh[2 * H + j]
+        for j in range(H):                                         # r (W_hn h + b_hn), kept in h for a moment:
+            h[b, j] = gb[j] * ghn[b, j]                            # reading and writing g in one loop
+        for j in range(H):                                         # does not vectorise
+            gb[2 * H + j] = tanh(gb[2 * H + j] + h[b, j])          # n
+        for j in range(H):
+            n = gb[2 * H + j]
+            h[b, j] = (h_prev[b, j] - n) * gb[H + j] + n
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def gru_bwd(dhg, carry, dy, g, ghn, h_prev, m, dgi, dgh):
     """One BPTT step: dhg (B, H) = dgh_{t+1} W_hh; carry (B, H) in/out becomes dh * z."""
     B, H = dhg.shape
@@ -184,12 +196,22 @@ def gru_bwd(dhg, carry, dy, g, ghn, h_prev, m, dgi, dgh):
                 dgh[b, j] = ZERO
             continue
         gb, di, dh_ = g[b], dgi[b], dgh[b]
-        for j in range(H):
-            r, z, n = gb[j], gb[H + j], gb[2 * H + j]
-            dh = dhg[b, j] + carry[b, j] + dy[b, j]
-            dn = dh * (ONE - z) * (ONE - n * n)
-            dz = (h_prev[b, j] - n) * dh * (z * (ONE - z))
-            dr = dn * ghn[b, j] * (r * (ONE - r))
-            di[j], di[H + j], di[2 * H + j] = dr, dz, dn
-            dh_[j], dh_[H + j], dh_[2 * H + j] = dr, dz, dn * r
+        for j in range(H):                                         # dhg becomes dh (the caller overwrites it next)
+            dhg[b, j] += carry[b, j] + dy[b, j]
+        for j in range(H):                                         # z
+            dh, z = dhg[b, j], gb[H + j]
+            di[H + j] = (h_prev[b, j] - gb[2 * H + j]) * dh * (z * (ONE - z))
             carry[b, j] = dh * z
+        for j in range(H):                                         # n
+            z, n = gb[H + j], gb[2 * H + j]
+            dh_[2 * H + j] = dhg[b, j] * (ONE - z) * (ONE - n * n)
+        for j in range(H):                                         # r
+            r = gb[j]
+            di[j] = dh_[2 * H + j] * ghn[b, j] * (r * (ONE - r))
+        for j in range(H):
+            di[2 * H + j] = dh_[2 * H + j]
+        for j in range(H):                                         # W_hn h is scaled by r
+            dh_[2 * H + j] *= gb[j]
+        for j in range(H):
+            dh_[j] = di[j]
+            dh_[H + j] = di[H + j]
