@@ -7,11 +7,15 @@ import numpy as np
 from threadpoolctl import threadpool_info
 
 
-def alternate(fns, repeats, warmup=3, min_time=0.02):
+def alternate(fns, repeats, warmup=3, min_time=0.02, pause=0.15):
     """Median seconds per call of each fn, timed side by side: one round calls each fn in turn.
 
     Each timing is a small loop of n calls (n chosen so a loop lasts >= min_time),
-    which keeps timer noise out of sub-millisecond calls.
+    which keeps timer noise out of sub-millisecond calls. Before each loop the process
+    sleeps ``pause`` seconds: the worker threads of the library that just ran (OpenBLAS's,
+    PyTorch's OpenMP pool) spin for a while after their last job and would otherwise run
+    on the same cores as the next loop, slowing whichever library comes second (by 1.5-10x
+    in single calls on 2 cores); one untimed call then wakes the next library's own threads.
     """
     for f in fns:
         for _ in range(warmup):
@@ -25,6 +29,9 @@ def alternate(fns, repeats, warmup=3, min_time=0.02):
     for _ in range(repeats):
         for k, f in enumerate(fns):
             n = loops[k]
+            if pause:
+                time.sleep(pause)
+                f()                     # untimed: wakes this library's threads after the pause
             t = time.perf_counter()
             for _ in range(n):
                 f()

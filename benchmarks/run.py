@@ -120,7 +120,9 @@ def render(results, command):
         f"rnnlab engine backend: {r0['backend']}",
         "",
         "Method: both libraries run the same float32 inputs and weights in one process, side by "
-        "side, alternating; each time is the median of the repeats after warm-up. Training step = "
+        "side, alternating (each timed loop follows a 0.15 s pause and one untimed call, so that the "
+        "other library's idle worker threads, which spin for a while after their last job, are "
+        "asleep); each time is the median of the repeats after warm-up. Training step = "
         "recurrent layer + Linear head (V = I classes) + softmax cross entropy on every step, forward "
         "and backward; neither library computes dx for the data input (torch: it needs no gradient; "
         "rnnlab: backward(need_dx=False)). GFLOP/s counts the matrix products rnnlab performs. "
