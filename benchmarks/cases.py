@@ -94,8 +94,11 @@ def training_step(m, B, T, lengths=None, seed=0):
     def ours():
         y, _, cache = layer.forward(x, lengths=lengths, training=True)
         logits, hcache = head.forward(y.transpose(1, 0, 2))            # (T, B, V), time-major
-        loss, lcache = cross_entropy(logits, targets_tm, mask=valid_tm)
-        dy_tm, hgrads = head.backward(cross_entropy_backward(lcache), hcache)
+        # one (T, B, V) buffer holds the logits, then the log-probabilities, then dlogits
+        loss, lcache = cross_entropy(logits, targets_tm, mask=valid_tm, inplace=True)
+        del logits
+        dy_tm, hgrads = head.backward(cross_entropy_backward(lcache, inplace=True), hcache)
+        del lcache
         # x is data, as in the torch step (no requires_grad): no input gradient
         _, _, grads = layer.backward(dy_tm.transpose(1, 0, 2), cache, need_dx=False)
         return loss

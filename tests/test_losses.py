@@ -65,6 +65,25 @@ def test_cross_entropy_plain_mean_is_torch_default():
     assert_close("dlogits", cross_entropy_backward(cache), lt.grad.numpy(), TOL)
 
 
+def test_cross_entropy_inplace_reuses_the_logits_buffer_and_gives_the_same_result(monkeypatch):
+    import rnnlab.losses as losses
+    monkeypatch.setattr(losses, "_BLOCK", 10)       # several blocks of rows in log_softmax
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((5, 6, 7)) * 3
+    targets = rng.integers(0, 7, size=(5, 6))
+    mask = rng.random((5, 6)) < 0.7
+    loss, cache = cross_entropy(logits, targets, mask=mask)
+    want = cross_entropy_backward(cache)
+    buf = logits.copy()
+    loss2, cache2 = cross_entropy(buf, targets, mask=mask, inplace=True)
+    assert cache2[0] is buf                          # log-probabilities written over the logits
+    got = cross_entropy_backward(cache2, inplace=True)
+    assert got is buf
+    assert_close("loss", loss2, loss, 1e-12)
+    assert_close("dlogits", got, want, 1e-12)
+    assert_close("log_softmax blocks", log_softmax(logits), F.log_softmax(torch.from_numpy(logits), -1).numpy(), TOL)
+
+
 def test_cross_entropy_finite_differences():
     rng = np.random.default_rng(3)
     logits = rng.standard_normal((4, 3, 5))

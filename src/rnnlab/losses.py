@@ -16,13 +16,26 @@ import numpy as np
 from .checks import check_array
 
 _REDUCTIONS = ("mean", "sum")
+_BLOCK = 1 << 16        # elements per block of rows in log_softmax's temporary exponentials
 
 
-def log_softmax(x, axis=-1):
-    """log(softmax(x)) computed as x - max - log(sum(exp(x - max))), stable for any finite x."""
+def log_softmax(x, axis=-1, out=None):
+    """log(softmax(x)) computed as x - max - log(sum(exp(x - max))), stable for any finite x.
+
+    ``out`` (x itself allowed) receives the result. Over the last axis the exponentials
+    are summed a block of rows at a time, so the only full-size array made is the result.
+    """
     x = np.asarray(x)
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    out = np.subtract(x, np.max(x, axis=axis, keepdims=True), out=out)
+    if axis not in (-1, x.ndim - 1) or out.ndim < 2 or not out.flags.c_contiguous:
+        out -= np.log(np.sum(np.exp(out), axis=axis, keepdims=True))
+        return out
+    rows = out.reshape(-1, out.shape[-1])
+    step = max(1, _BLOCK // max(rows.shape[1], 1))
+    for r0 in range(0, rows.shape[0], step):
+        block = rows[r0:r0 + step]
+        block -= np.log(np.sum(np.exp(block), axis=1, keepdims=True))
+    return out
 
 
 def softmax(x, axis=-1):
@@ -40,11 +53,13 @@ def sigmoid(x):
 
 
 # ---------------------------------------------------------------------- cross entropy
-def cross_entropy(logits, targets, mask=None, reduction="mean", ignore_index=-100):
+def cross_entropy(logits, targets, mask=None, reduction="mean", ignore_index=-100, inplace=False):
     """Softmax cross entropy: -log softmax(logits)[target] at every position.
 
     logits (..., C) float; targets (...) integers in [0, C) or ``ignore_index``;
     mask (...) bool or float weights, or None. Returns (loss float, cache).
+    ``inplace=True`` writes the log-probabilities over ``logits`` (which must then be a
+    writable C-contiguous array the caller no longer needs) instead of a new array.
     """
     logits = check_array("logits", logits, finite=False)
     if logits.ndim < 1 or not np.issubdtype(logits.dtype, np.floating):
@@ -60,7 +75,8 @@ def cross_entropy(logits, targets, mask=None, reduction="mean", ignore_index=-10
         raise ValueError(f"targets{list(i)} = {int(targets[i])} is out of range for {C} classes "
                          f"(expected 0..{C - 1} or ignore_index={ignore_index})")
     safe = np.where(valid, targets, 0)                                              # (...)
-    logp = log_softmax(logits)                                                      # (..., C)
+    own = inplace and logits.flags.writeable and logits.flags.c_contiguous
+    logp = log_softmax(logits, out=logits if own else None)                         # (..., C)
     nll = -np.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]               # (...)
     total = np.sum(np.where(valid, w * nll, 0.0))       # masked positions count 0 even if their logits are inf
     denom = _denominator(w, reduction)
@@ -68,10 +84,14 @@ def cross_entropy(logits, targets, mask=None, reduction="mean", ignore_index=-10
     return loss, (logp, safe, w, denom)
 
 
-def cross_entropy_backward(cache, dloss=1.0):
-    """dlogits (..., C) = dloss * w / denom * (softmax(logits) - onehot(target))."""
+def cross_entropy_backward(cache, dloss=1.0, inplace=False):
+    """dlogits (..., C) = dloss * w / denom * (softmax(logits) - onehot(target)).
+
+    ``inplace=True`` computes dlogits in the cache's log-probability array (the cache
+    cannot be used again), so the step holds one (..., C) array instead of two.
+    """
     logp, safe, w, denom = cache
-    dlogits = np.exp(logp)                                                          # (..., C) softmax
+    dlogits = np.exp(logp, out=logp if inplace else None)                          # (..., C) softmax
     np.put_along_axis(dlogits, safe[..., None], np.take_along_axis(dlogits, safe[..., None], axis=-1) - 1.0, axis=-1)
     scale = (w * (dloss / denom)) if denom else np.zeros_like(w)
     dlogits *= scale[..., None].astype(dlogits.dtype, copy=False)

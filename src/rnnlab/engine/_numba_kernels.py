@@ -73,12 +73,14 @@ def rnn_fwd(a, gh, h_prev, m, h, relu):
         if m.shape[0] and m[b] == ZERO:
             h[b] = h_prev[b]
             continue
+        for j in range(H):                 # a may be h: the activation then runs on one array,
+            h[b, j] = a[b, j] + gh[b, j]   # which vectorises where a read of a and write of h cannot
         if relu:
             for j in range(H):
-                h[b, j] = max(a[b, j] + gh[b, j], ZERO)
+                h[b, j] = max(h[b, j], ZERO)
         else:
             for j in range(H):
-                h[b, j] = tanh(a[b, j] + gh[b, j])
+                h[b, j] = tanh(h[b, j])
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")

@@ -12,17 +12,22 @@ def transposed(W):
     return np.ascontiguousarray(W.T)
 
 
-def input_projection(x, W, b):
+def input_projection(x, W, b, out=None):
     """All time steps' input projections in one GEMM: (T, B, I) -> (T, B, G), C-contiguous per step.
 
     A reversed view (x[::-1], as the layer passes the backward direction) is
     projected in memory order and the result reversed, so nothing is copied.
+    ``out`` (T, B, G), C-contiguous, receives the result when x is in memory order
+    (a reversed x gets a new array).
     """
     T, B, I = x.shape
     flip = x.strides[0] < 0
     if flip:
         x = x[::-1]
-    out = np.matmul(_rows(x), transposed(W)).reshape(T, B, W.shape[0])
+    if out is not None and not flip and out.flags.c_contiguous and out.dtype == np.result_type(x, W):
+        np.matmul(_rows(x), transposed(W), out=out.reshape(T * B, W.shape[0]))
+    else:
+        out = np.matmul(_rows(x), transposed(W)).reshape(T, B, W.shape[0])
     if b is not None:
         out += b
     return out[::-1] if flip else out
@@ -46,6 +51,22 @@ def chunks(T, B):
     """(t0, t1) blocks of steps, latest first, each about CHUNK_ROWS rows."""
     K = max(1, min(T, CHUNK_ROWS // max(B, 1)))
     return [(max(0, t1 - K), t1) for t1 in range(T, 0, -K)], K
+
+
+def dy_chunks(dy, n_max, dtype):
+    """A function (t0, t1) -> dy[t0:t1] as a C-contiguous array, for the kernels: a view when dy
+    already is C-contiguous, else a copy into one reused (n_max, B, H) buffer (e.g. a reversed
+    direction's dy, or one direction's half of a bidirectional layer's dy)."""
+    if dy.flags.c_contiguous and dy.dtype == dtype:
+        return lambda t0, t1: dy[t0:t1]
+    buf = np.empty((n_max,) + dy.shape[1:], dtype=dtype)
+
+    def chunk(t0, t1):
+        out = buf[: t1 - t0]
+        out[...] = dy[t0:t1]
+        return out
+
+    return chunk
 
 
 class WeightGrads:

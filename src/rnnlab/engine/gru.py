@@ -18,7 +18,7 @@ The cache keeps the gate values [r, z, n] (T, B, 3H), gh_n (T, B, H) and h (T+1,
 import numpy as np
 
 from ._backend import kernels
-from ._ops import InputGrad, WeightGrads, chunks, input_projection, no_mask, step_mask, transposed
+from ._ops import InputGrad, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask, transposed
 
 GATES = 3
 
@@ -55,14 +55,14 @@ def backward(dy, dhT, cache, need_dx=True):
     blocks, n_max = chunks(T, B)
     dGi = np.empty((n_max, B, GATES * H), dtype=dtype)   # gradient of W_ih x + b_ih, one chunk
     dGh = np.empty((n_max, B, GATES * H), dtype=dtype)   # gradient of W_hh h + b_hh, one chunk
-    dyc = np.empty((n_max, B, H), dtype=dtype)
+    dy_chunk = dy_chunks(dy, n_max, dtype)
     dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype)
     carry = np.zeros((B, H), dtype=dtype)          # dh * z, the part of dh_next that skips W_hh
     grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype, separate_bias=True)
     dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
     for t0, t1 in blocks:
-        dyc[: t1 - t0] = dy[t0:t1]
+        dyc = dy_chunk(t0, t1)
         for t in reversed(range(t0, t1)):
             dgh = dGh[t - t0]
             K.gru_bwd(dhg, carry, dyc[t - t0], Gi[t], ghn[t], hs[t], step_mask(mask, t, empty),

@@ -19,7 +19,7 @@ h and c (T+1, B, H); tanh(c_t) is recomputed in backward.
 import numpy as np
 
 from ._backend import kernels
-from ._ops import InputGrad, WeightGrads, chunks, input_projection, no_mask, step_mask, transposed
+from ._ops import InputGrad, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask, transposed
 
 GATES = 4
 
@@ -56,7 +56,7 @@ def backward(dy, dstateT, cache, need_dx=True):
     dtype = hs.dtype
     blocks, n_max = chunks(T, B)
     dA = np.empty((n_max, B, GATES * H), dtype=dtype)  # gate gradients of one chunk of steps
-    dyc = np.empty((n_max, B, H), dtype=dtype)
+    dy_chunk = dy_chunks(dy, n_max, dtype)
     if dstateT is None:
         dhg = np.zeros((B, H), dtype=dtype)        # da_{t+1} W_hh, the dh arriving from step t+1
         dc = np.zeros((B, H), dtype=dtype)
@@ -68,7 +68,7 @@ def backward(dy, dstateT, cache, need_dx=True):
     dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
     for t0, t1 in blocks:
-        dyc[: t1 - t0] = dy[t0:t1]
+        dyc = dy_chunk(t0, t1)
         for t in reversed(range(t0, t1)):
             da = dA[t - t0]
             K.lstm_bwd(dhg, carry, dyc[t - t0], dc, G[t], cs[t + 1], cs[t], step_mask(mask, t, empty), da)

@@ -21,7 +21,7 @@ Both derivatives are functions of h_t, so the cache keeps only the states (T+1, 
 import numpy as np
 
 from ._backend import kernels
-from ._ops import InputGrad, WeightGrads, chunks, input_projection, no_mask, step_mask, transposed
+from ._ops import InputGrad, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask, transposed
 
 GATES = 1
 
@@ -33,10 +33,11 @@ def forward(x, h0, params, mask=None, nonlinearity="tanh"):
     T, B, _ = x.shape
     H = Whh.shape[1]
     relu = nonlinearity == "relu"
-    A = input_projection(x, Wxh, _sum_bias(params))   # (T, B, H) Wxh x_t + b
-    WhhT = transposed(Whh)
     hs = np.empty((T + 1, B, H), dtype=x.dtype)    # hs[0] = h0, hs[t+1] = state after step t
     hs[0] = h0
+    # Wxh x_t + b, written into hs[t+1] itself when x is in memory order (the kernel turns it into h_t)
+    A = input_projection(x, Wxh, _sum_bias(params), out=hs[1:])
+    WhhT = transposed(Whh)
     gh = np.empty((B, H), dtype=x.dtype)
     empty = no_mask(x.dtype)
     for t in range(T):
@@ -56,14 +57,14 @@ def backward(dy, dhT, cache, need_dx=True):
     dtype = hs.dtype
     blocks, n_max = chunks(T, B)
     dA = np.empty((n_max, B, H), dtype=dtype)
-    dyc = np.empty((n_max, B, H), dtype=dtype)
+    dy_chunk = dy_chunks(dy, n_max, dtype)
     dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype)
     carry = np.zeros((B, H), dtype=dtype)          # dh passed unchanged through padded steps
     grads = WeightGrads(Wxh, Whh, params.get("b_ih") is not None, dtype)
     dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
     for t0, t1 in blocks:
-        dyc[: t1 - t0] = dy[t0:t1]
+        dyc = dy_chunk(t0, t1)
         for t in reversed(range(t0, t1)):
             da = dA[t - t0]
             K.rnn_bwd(dhg, carry, dyc[t - t0], hs[t + 1], step_mask(mask, t, empty), da, relu)

@@ -162,7 +162,10 @@ class _Recurrent(Module):
                 if want_dx:
                     if d == 1:
                         dx = dx[::-1]
-                    d_in = dx if d_in is None else d_in + dx
+                    if d_in is None:
+                        d_in = dx                  # a fresh array of the engine's: safe to add into
+                    else:
+                        d_in += dx
                 if self.mode == "LSTM":
                     dh0[idx], dc0[idx] = ds0
                 else:

@@ -65,8 +65,10 @@ class LanguageModel(Model):
     def loss_and_grads(self, ids, targets, state=None, training=True, rng=None):
         """Mean next-token cross-entropy of one chunk and its gradients; state is carried, not differentiated."""
         logits, new_state, cache = self.forward(ids, state, training=training, rng=rng)
-        loss, ce_cache = cross_entropy(logits, targets)
-        grads = self.backward(cross_entropy_backward(ce_cache), cache)
+        # the logits are this step's own: log-probabilities and then dlogits overwrite them
+        loss, ce_cache = cross_entropy(logits, targets, inplace=True)
+        del logits
+        grads = self.backward(cross_entropy_backward(ce_cache, inplace=True), cache)
         return loss, grads, new_state
 
     def loss(self, ids, targets, state=None):
