@@ -73,6 +73,18 @@ def test_matches_torch(kind, L, bidir, use_lengths, use_state, backend):
         _check_against_torch(kind, L, bidir, use_lengths, use_state)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind,L,bidir,use_lengths,use_state",
+                         [c for c in CASES if c[1] == 2 and c[3] == c[4]])
+def test_transposed_step_products_match_torch(kind, L, bidir, use_lengths, use_state, backend, monkeypatch):
+    """The flipped form of the per-step products (used for some batch and hidden sizes) is exact too."""
+    from rnnlab.engine import _ops
+    monkeypatch.setattr(_ops, "FLIP", {"min_batch": 1, "max_batch": 10 ** 9, "min_size": 1})
+    assert _ops.StepProduct(np.eye(2), 3, transpose=True).flip
+    with use_backend(backend):
+        _check_against_torch(kind, L, bidir, use_lengths, use_state)
+
+
 def _check_against_torch(kind, L, bidir, use_lengths, use_state):
     seed = CASES.index((kind, L, bidir, use_lengths, use_state))
     rng = np.random.default_rng(seed)

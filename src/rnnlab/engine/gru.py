@@ -18,7 +18,7 @@ The cache keeps the gate values [r, z, n] (T, B, 3H), gh_n (T, B, H) and h (T+1,
 import numpy as np
 
 from ._backend import kernels
-from ._ops import InputGrad, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask, transposed
+from ._ops import InputGrad, StepProduct, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask
 
 GATES = 3
 
@@ -30,7 +30,7 @@ def forward(x, h0, params, mask=None):
     T, B, _ = x.shape
     H = W_hh.shape[1]
     Gi = input_projection(x, W_ih, params.get("b_ih"))   # (T, B, 3H): becomes [r, z, n] gate values
-    W_hhT = transposed(W_hh)                       # (H, 3H)
+    hh = StepProduct(W_hh, B, transpose=True)     # h @ W_hh^T
     b_hh = _hidden_bias(params, W_hh)
     ghn = np.empty((T, B, H), dtype=x.dtype)       # W_hn h_{t-1} + b_hn, needed by backward
     hs = np.empty((T + 1, B, H), dtype=x.dtype)
@@ -38,7 +38,7 @@ def forward(x, h0, params, mask=None):
     gh = np.empty((B, GATES * H), dtype=x.dtype)
     empty = no_mask(x.dtype)
     for t in range(T):
-        np.matmul(hs[t], W_hhT, out=gh)
+        hh(hs[t], gh)
         K.gru_fwd(Gi[t], gh, b_hh, hs[t], step_mask(mask, t, empty), ghn[t], hs[t + 1])
     y = hs[1:] if mask is None else hs[1:] * mask
     cache = (x, hs, Gi, ghn, mask, params)
@@ -53,6 +53,7 @@ def backward(dy, dhT, cache, need_dx=True):
     T, B, H = dy.shape
     dtype = hs.dtype
     blocks, n_max = chunks(T, B)
+    hh = StepProduct(W_hh, B, transpose=False)    # da @ W_hh
     dGi = np.empty((n_max, B, GATES * H), dtype=dtype)   # gradient of W_ih x + b_ih, one chunk
     dGh = np.empty((n_max, B, GATES * H), dtype=dtype)   # gradient of W_hh h + b_hh, one chunk
     dy_chunk = dy_chunks(dy, n_max, dtype)
@@ -67,7 +68,7 @@ def backward(dy, dhT, cache, need_dx=True):
             dgh = dGh[t - t0]
             K.gru_bwd(dhg, carry, dyc[t - t0], Gi[t], ghn[t], hs[t], step_mask(mask, t, empty),
                       dGi[t - t0], dgh)
-            np.matmul(dgh, W_hh, out=dhg)
+            hh(dgh, dhg)
         grads.add(dGi[: t1 - t0], x[t0:t1], dGh[: t1 - t0], hs[t0:t1])
         if dx is not None:
             dx.add(dGi[: t1 - t0], W_ih, t0)

@@ -19,7 +19,7 @@ h and c (T+1, B, H); tanh(c_t) is recomputed in backward.
 import numpy as np
 
 from ._backend import kernels
-from ._ops import InputGrad, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask, transposed
+from ._ops import InputGrad, StepProduct, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask
 
 GATES = 4
 
@@ -33,14 +33,14 @@ def forward(x, state0, params, mask=None):
     H = W_hh.shape[1]
     bias = None if params.get("b_ih") is None else params["b_ih"] + params["b_hh"]
     G = input_projection(x, W_ih, bias)            # (T, B, 4H): pre-activations, then gate values
-    W_hhT = transposed(W_hh)                       # (H, 4H)
+    hh = StepProduct(W_hh, B, transpose=True)     # h @ W_hh^T
     hs = np.empty((T + 1, B, H), dtype=x.dtype)    # hs[t+1] = h after step t
     cs = np.empty((T + 1, B, H), dtype=x.dtype)    # cs[t+1] = c after step t
     hs[0], cs[0] = h0, c0
     gh = np.empty((B, GATES * H), dtype=x.dtype)   # W_hh h_{t-1}
     empty = no_mask(x.dtype)
     for t in range(T):
-        np.matmul(hs[t], W_hhT, out=gh)
+        hh(hs[t], gh)
         K.lstm_fwd(G[t], gh, cs[t], hs[t], step_mask(mask, t, empty), cs[t + 1], hs[t + 1])
     y = hs[1:] if mask is None else hs[1:] * mask
     cache = (x, hs, cs, G, mask, params)
@@ -55,6 +55,7 @@ def backward(dy, dstateT, cache, need_dx=True):
     T, B, H = dy.shape
     dtype = hs.dtype
     blocks, n_max = chunks(T, B)
+    hh = StepProduct(W_hh, B, transpose=False)    # da @ W_hh
     dA = np.empty((n_max, B, GATES * H), dtype=dtype)  # gate gradients of one chunk of steps
     dy_chunk = dy_chunks(dy, n_max, dtype)
     if dstateT is None:
@@ -72,7 +73,7 @@ def backward(dy, dstateT, cache, need_dx=True):
         for t in reversed(range(t0, t1)):
             da = dA[t - t0]
             K.lstm_bwd(dhg, carry, dyc[t - t0], dc, G[t], cs[t + 1], cs[t], step_mask(mask, t, empty), da)
-            np.matmul(da, W_hh, out=dhg)
+            hh(da, dhg)
         grads.add(dA[: t1 - t0], x[t0:t1], dA[: t1 - t0], hs[t0:t1])
         if dx is not None:
             dx.add(dA[: t1 - t0], W_ih, t0)

@@ -21,7 +21,7 @@ Both derivatives are functions of h_t, so the cache keeps only the states (T+1, 
 import numpy as np
 
 from ._backend import kernels
-from ._ops import InputGrad, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask, transposed
+from ._ops import InputGrad, StepProduct, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask
 
 GATES = 1
 
@@ -37,11 +37,11 @@ def forward(x, h0, params, mask=None, nonlinearity="tanh"):
     hs[0] = h0
     # Wxh x_t + b, written into hs[t+1] itself when x is in memory order (the kernel turns it into h_t)
     A = input_projection(x, Wxh, _sum_bias(params), out=hs[1:])
-    WhhT = transposed(Whh)
+    hh = StepProduct(Whh, B, transpose=True)     # h @ Whh^T
     gh = np.empty((B, H), dtype=x.dtype)
     empty = no_mask(x.dtype)
     for t in range(T):
-        np.matmul(hs[t], WhhT, out=gh)
+        hh(hs[t], gh)
         K.rnn_fwd(A[t], gh, hs[t], step_mask(mask, t, empty), hs[t + 1], relu)
     y = hs[1:] if mask is None else hs[1:] * mask
     cache = (x, hs, mask, relu, params)
@@ -57,6 +57,7 @@ def backward(dy, dhT, cache, need_dx=True):
     dtype = hs.dtype
     blocks, n_max = chunks(T, B)
     dA = np.empty((n_max, B, H), dtype=dtype)
+    hh = StepProduct(Whh, B, transpose=False)    # da @ Whh
     dy_chunk = dy_chunks(dy, n_max, dtype)
     dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype)
     carry = np.zeros((B, H), dtype=dtype)          # dh passed unchanged through padded steps
@@ -68,7 +69,7 @@ def backward(dy, dhT, cache, need_dx=True):
         for t in reversed(range(t0, t1)):
             da = dA[t - t0]
             K.rnn_bwd(dhg, carry, dyc[t - t0], hs[t + 1], step_mask(mask, t, empty), da, relu)
-            np.matmul(da, Whh, out=dhg)
+            hh(da, dhg)
         grads.add(dA[: t1 - t0], x[t0:t1], dA[: t1 - t0], hs[t0:t1])
         if dx is not None:
             dx.add(dA[: t1 - t0], Wxh, t0)
