@@ -85,6 +85,17 @@ def test_transposed_step_products_match_torch(kind, L, bidir, use_lengths, use_s
         _check_against_torch(kind, L, bidir, use_lengths, use_state)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("L,bidir,use_lengths,use_state",
+                         list(itertools.product([1, 2], [False, True], [False, True], [False, True])))
+def test_feature_major_lstm_matches_torch(L, bidir, use_lengths, use_state, backend, monkeypatch):
+    """The LSTM's feature-major path (batches of 16 and up) is exact too, at every batch size."""
+    from rnnlab.engine import lstm
+    monkeypatch.setattr(lstm, "FM", {"min_batch": 1})
+    with use_backend(backend):
+        _check_against_torch("lstm", L, bidir, use_lengths, use_state)
+
+
 def _check_against_torch(kind, L, bidir, use_lengths, use_state):
     seed = CASES.index((kind, L, bidir, use_lengths, use_state))
     rng = np.random.default_rng(seed)

@@ -162,6 +162,91 @@ def lstm_bwd(dhg, carry, dy, dc, g, c, c_prev, m, da):
             dc[b, j] = dct * f
 
 
+# ---------------------------------------------------------------- LSTM, feature-major
+# The batch-16-and-up path of engine.lstm: gates G (4H, T, B) and cells cs (H, T+1, B) hold one
+# step as a (features, batch) block, the layout of the product W_hh h^T that OpenBLAS runs fastest;
+# every inner loop runs over the batch, contiguous. Whole buffers and the step index are passed
+# (not slices) so that numba sees C-contiguous arrays and LLVM vectorises the inner loops.
+@njit(cache=True, fastmath=True, error_model="numpy")
+def lstm_fwd_fm(G, t, gh, cs, hs, hT, m):
+    """Step t: G[:, t] pre-activations W_ih x + b -> gate values; gh (4H, B) = W_hh h_{t-1}^T;
+    cs[:, t + 1] = c_t; hs[t + 1] (B, H) = h_t (through hT (H, B), scratch)."""
+    H, B = hT.shape
+    for r in range(2 * H):                                         # i, f
+        for b in range(B):
+            G[r, t, b] = sigmoid(G[r, t, b] + gh[r, b])
+    for r in range(H):                                             # g
+        for b in range(B):
+            G[2 * H + r, t, b] = tanh(G[2 * H + r, t, b] + gh[2 * H + r, b])
+    for r in range(H):                                             # o
+        for b in range(B):
+            G[3 * H + r, t, b] = sigmoid(G[3 * H + r, t, b] + gh[3 * H + r, b])
+    for j in range(H):
+        for b in range(B):
+            cs[j, t + 1, b] = G[H + j, t, b] * cs[j, t, b] + G[j, t, b] * G[2 * H + j, t, b]
+        for b in range(B):
+            hT[j, b] = G[3 * H + j, t, b] * tanh(cs[j, t + 1, b])
+    if m.shape[0]:                                                 # padded: keep the previous state
+        for j in range(H):
+            for b in range(B):
+                if m[b] == ZERO:
+                    cs[j, t + 1, b] = cs[j, t, b]
+                    hT[j, b] = hs[t, b, j]
+    for b in range(B):
+        for j in range(H):
+            hs[t + 1, b, j] = hT[j, b]
+
+
+@njit(cache=True, fastmath=True, error_model="numpy")
+def lstm_bwd_fm(dhg, carry, dy, t, dc, G, cs, m, dA, k):
+    """One BPTT step: dhg (H, B) = W_hh^T da_{t+1}; dy (T, B, H); dc (H, B) in/out;
+    writes dA[:, k] (4H, B), the gate gradients of step t."""
+    H, B = dhg.shape
+    keep = np.empty((H, B), dtype=dc.dtype)
+    if m.shape[0]:                                                 # padded steps pass dh and dc through
+        for j in range(H):
+            for b in range(B):
+                on = m[b]
+                s = dhg[j, b] + carry[j, b]
+                carry[j, b] = s * (ONE - on)
+                dhg[j, b] = s * on
+                keep[j, b] = dc[j, b] * (ONE - on)
+    if m.shape[0]:
+        for b in range(B):
+            mb = m[b]
+            for j in range(H):
+                dhg[j, b] += dy[t, b, j] * mb
+    else:
+        for b in range(B):
+            for j in range(H):
+                dhg[j, b] += dy[t, b, j]
+    for j in range(H):
+        for b in range(B):                                         # o gate; dc += dh o tanh'(c)
+            tc = tanh(cs[j, t + 1, b])
+            dh = dhg[j, b]
+            o = G[3 * H + j, t, b]
+            dA[3 * H + j, k, b] = dh * tc * (o * (ONE - o))
+            dc[j, b] += dh * o * (ONE - tc * tc)
+        for b in range(B):                                         # i
+            i = G[j, t, b]
+            dA[j, k, b] = dc[j, b] * G[2 * H + j, t, b] * (i * (ONE - i))
+        for b in range(B):                                         # g
+            gg = G[2 * H + j, t, b]
+            dA[2 * H + j, k, b] = dc[j, b] * G[j, t, b] * (ONE - gg * gg)
+        for b in range(B):                                         # f
+            f = G[H + j, t, b]
+            dA[H + j, k, b] = dc[j, b] * cs[j, t, b] * (f * (ONE - f))
+        for b in range(B):                                         # dc_next = dc f
+            dc[j, b] *= G[H + j, t, b]
+    if m.shape[0]:
+        for r in range(4 * H):
+            for b in range(B):
+                dA[r, k, b] *= m[b]
+        for j in range(H):
+            for b in range(B):
+                dc[j, b] = dc[j, b] * m[b] + keep[j, b]
+
+
 # ---------------------------------------------------------------- GRU
 @njit(cache=True, fastmath=True, error_model="numpy")
 def gru_fwd(g, gh, b_hh, h_prev, m, ghn, h):

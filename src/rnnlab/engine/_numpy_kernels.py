@@ -77,6 +77,17 @@ def lstm_bwd(dhg, carry, dy, dc, g, c, c_prev, m, da):
     di, df, dg, do = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
     tc = np.tanh(c)
     dh = dhg + dy
+    _lstm_gate_grads(dh, tc, (i, f, gg, o), (di, df, dg, do), c_prev, dc)
+    if m.size:
+        da *= m[:, None]
+        dc *= m[:, None]
+        dc += dc_carry
+
+
+def _lstm_gate_grads(dh, tc, gates, out, c_prev, dc):
+    """(di, df, dg, do) = gate gradients from dh and tanh(c); dc (in/out) becomes dc_next."""
+    i, f, gg, o = gates
+    di, df, dg, do = out
     np.multiply(dh, tc, out=do)
     dct = dh * o
     dct *= 1.0 - tc * tc
@@ -89,10 +100,49 @@ def lstm_bwd(dhg, carry, dy, dc, g, c, c_prev, m, da):
     df *= f * (1.0 - f)
     dg *= 1.0 - gg * gg
     do *= o * (1.0 - o)
+
+
+# ---------------------------------------------------------------- LSTM, feature-major
+def lstm_fwd_fm(G, t, gh, cs, hs, hT, m):
+    H = hT.shape[0]
+    g = G[:, t]                                   # (4H, B) view
+    g += gh
+    sigmoid_(g[: 2 * H])
+    np.tanh(g[2 * H : 3 * H], out=g[2 * H : 3 * H])
+    sigmoid_(g[3 * H :])
+    c, c_prev = cs[:, t + 1], cs[:, t]
+    np.multiply(g[H : 2 * H], c_prev, out=c)
+    c += g[:H] * g[2 * H : 3 * H]
+    np.tanh(c, out=hT)
+    hT *= g[3 * H :]
     if m.size:
-        da *= m[:, None]
-        dc *= m[:, None]
-        dc += dc_carry
+        off = m == 0
+        if off.any():
+            c[:, off] = c_prev[:, off]
+            hT[:, off] = hs[t][off].T
+    hs[t + 1] = hT.T
+
+
+def lstm_bwd_fm(dhg, carry, dy, t, dc, G, cs, m, dA, k):
+    H = dhg.shape[0]
+    if m.size:
+        on = m[None, :]
+        dhg += carry
+        np.multiply(dhg, 1.0 - on, out=carry)
+        dhg *= on
+        keep = dc * (1.0 - on)
+        dhg += dy[t].T * on
+    else:
+        dhg += dy[t].T
+    g, da = G[:, t], dA[:, k]
+    i, f, gg, o = g[:H], g[H : 2 * H], g[2 * H : 3 * H], g[3 * H :]
+    di, df, dg, do = da[:H], da[H : 2 * H], da[2 * H : 3 * H], da[3 * H :]
+    tc = np.tanh(cs[:, t + 1])
+    _lstm_gate_grads(dhg, tc, (i, f, gg, o), (di, df, dg, do), cs[:, t], dc)
+    if m.size:
+        da *= on
+        dc *= on
+        dc += keep
 
 
 # ---------------------------------------------------------------- GRU

@@ -121,6 +121,15 @@ class WeightGrads:
         if self.db_hh is not None:
             self.db_hh += ah.sum(axis=0)
 
+    def add_fm(self, dA, x, h_prev):
+        """Feature-major chunk: dA (G, n*B) gate gradients; x (n, B, I); h_prev (n, B, H)."""
+        np.matmul(dA, _rows(x), out=self._tmp_ih)
+        self.dW_ih += self._tmp_ih
+        np.matmul(dA, _rows(h_prev), out=self._tmp_hh)
+        self.dW_hh += self._tmp_hh
+        if self.db is not None:
+            self.db += dA.sum(axis=1)
+
     def dict(self):
         grads = {"W_ih": self.dW_ih, "W_hh": self.dW_hh}
         if self.db is not None:
@@ -144,6 +153,12 @@ class InputGrad:
         n = dA.shape[0]
         tmp = self._tmp[:n]
         np.matmul(_rows(dA), W_ih, out=tmp.reshape(-1, tmp.shape[-1]))
+        self.buf[:, t0 : t0 + n] = tmp.transpose(1, 0, 2)
+
+    def add_fm(self, dA, W_ih, t0, n):
+        """Feature-major chunk: dA (G, n*B) gate gradients of steps [t0, t0+n)."""
+        tmp = self._tmp[:n]
+        np.matmul(dA.T, W_ih, out=tmp.reshape(-1, tmp.shape[-1]))
         self.buf[:, t0 : t0 + n] = tmp.transpose(1, 0, 2)
 
     def result(self):

@@ -15,6 +15,12 @@ BPTT carries (dh_next, dc_next) backwards:
 
 The cache keeps what BPTT needs and nothing else: the gate values (T, B, 4H),
 h and c (T+1, B, H); tanh(c_t) is recomputed in backward.
+
+From a batch of ``FM["min_batch"]`` up, forward and backward run feature-major: the
+gates (4H, T, B) and cells (H, T+1, B) hold each step as a (features, batch) block,
+so the per-step products are W_hh h^T (4H, B) and W_hh^T da^T (H, B), the shapes
+OpenBLAS runs 1.2-1.9x faster than h W_hh^T at these sizes, and the weight gradients
+are one product per chunk of steps. h stays (T+1, B, H): it is the output.
 """
 import numpy as np
 
@@ -22,10 +28,13 @@ from ._backend import kernels
 from ._ops import InputGrad, StepProduct, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask
 
 GATES = 4
+FM = {"min_batch": 16}     # the batch size from which forward/backward run feature-major
 
 
 def forward(x, state0, params, mask=None):
     """x (T, B, I), (h0, c0) each (B, H) -> y (T, B, H), (h_T, c_T), cache."""
+    if x.shape[1] >= FM["min_batch"]:
+        return _forward_fm(x, state0, params, mask)
     K = kernels()
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     h0, c0 = state0
@@ -49,6 +58,8 @@ def forward(x, state0, params, mask=None):
 
 def backward(dy, dstateT, cache, need_dx=True):
     """dy (T, B, H), (dh_T, dc_T) or None -> dx (T, B, I), (dh0, dc0), grads."""
+    if len(cache) == 7:
+        return _backward_fm(dy, dstateT, cache, need_dx)
     K = kernels()
     x, hs, cs, G, mask, params = cache
     W_ih, W_hh = params["W_ih"], params["W_hh"]
@@ -79,6 +90,64 @@ def backward(dy, dstateT, cache, need_dx=True):
             dx.add(dA[: t1 - t0], W_ih, t0)
     dhg += carry
     return None if dx is None else dx.result(), (dhg, dc), grads.dict()
+
+
+def _forward_fm(x, state0, params, mask):
+    K = kernels()
+    W_ih, W_hh = params["W_ih"], params["W_hh"]
+    h0, c0 = state0
+    T, B, I = x.shape
+    H = W_hh.shape[1]
+    x = np.ascontiguousarray(x)                    # a reversed direction's view is copied once
+    G = np.matmul(W_ih, x.reshape(T * B, I).T)     # (4H, T*B): pre-activations, then gate values
+    if params.get("b_ih") is not None:
+        G += (params["b_ih"] + params["b_hh"])[:, None]
+    G = G.reshape(GATES * H, T, B)
+    hs = np.empty((T + 1, B, H), dtype=x.dtype)    # hs[t+1] = h after step t (the output)
+    cs = np.empty((H, T + 1, B), dtype=x.dtype)    # cs[:, t+1] = c after step t
+    hs[0], cs[:, 0] = h0, c0.T
+    gh = np.empty((GATES * H, B), dtype=x.dtype)   # W_hh h_{t-1}^T
+    hT = np.empty((H, B), dtype=x.dtype)
+    empty = no_mask(x.dtype)
+    for t in range(T):
+        np.matmul(W_hh, hs[t].T, out=gh)
+        K.lstm_fwd_fm(G, t, gh, cs, hs, hT, step_mask(mask, t, empty))
+    y = hs[1:] if mask is None else hs[1:] * mask
+    cache = ("fm", x, hs, cs, G, mask, params)
+    return y, (hs[T], np.ascontiguousarray(cs[:, T].T)), cache
+
+
+def _backward_fm(dy, dstateT, cache, need_dx):
+    K = kernels()
+    _, x, hs, cs, G, mask, params = cache
+    W_ih, W_hh = params["W_ih"], params["W_hh"]
+    T, B, H = dy.shape
+    dtype = hs.dtype
+    blocks, n_max = chunks(T, B)
+    dA = np.empty((GATES * H, n_max, B), dtype=dtype)  # gate gradients of one chunk of steps
+    W_hhT = np.ascontiguousarray(W_hh.T)           # (H, 4H)
+    dy = np.asarray(dy, dtype=dtype)
+    if dstateT is None:
+        dhg = np.zeros((H, B), dtype=dtype)        # W_hh^T da_{t+1}, the dh arriving from step t+1
+        dc = np.zeros((H, B), dtype=dtype)
+    else:
+        dhg = np.array(np.asarray(dstateT[0]).T, dtype=dtype)
+        dc = np.array(np.asarray(dstateT[1]).T, dtype=dtype)
+    carry = np.zeros((H, B), dtype=dtype)          # dh passed unchanged through padded steps
+    grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype)
+    dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None
+    empty = no_mask(dtype)
+    for t0, t1 in blocks:
+        n = t1 - t0
+        for t in reversed(range(t0, t1)):
+            K.lstm_bwd_fm(dhg, carry, dy, t, dc, G, cs, step_mask(mask, t, empty), dA, t - t0)
+            np.matmul(W_hhT, dA[:, t - t0], out=dhg)
+        dA2 = dA[:, :n].reshape(GATES * H, n * B)
+        grads.add_fm(dA2, x[t0:t1], hs[t0:t1])
+        if dx is not None:
+            dx.add_fm(dA2, W_ih, t0, n)
+    dhg += carry
+    return None if dx is None else dx.result(), (np.ascontiguousarray(dhg.T), np.ascontiguousarray(dc.T)), grads.dict()
 
 
 def project(x, params):
