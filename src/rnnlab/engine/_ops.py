@@ -121,14 +121,16 @@ class WeightGrads:
         if self.db_hh is not None:
             self.db_hh += ah.sum(axis=0)
 
-    def add_fm(self, dA, x, h_prev):
-        """Feature-major chunk: dA (G, n*B) gate gradients; x (n, B, I); h_prev (n, B, H)."""
-        np.matmul(dA, _rows(x), out=self._tmp_ih)
+    def add_fm(self, dA_ih, x, dA_hh, h_prev):
+        """Feature-major chunk: dA_* (G, n*B) gate gradients; x (n, B, I); h_prev (n, B, H)."""
+        np.matmul(dA_ih, _rows(x), out=self._tmp_ih)
         self.dW_ih += self._tmp_ih
-        np.matmul(dA, _rows(h_prev), out=self._tmp_hh)
+        np.matmul(dA_hh, _rows(h_prev), out=self._tmp_hh)
         self.dW_hh += self._tmp_hh
         if self.db is not None:
-            self.db += dA.sum(axis=1)
+            self.db += dA_ih.sum(axis=1)
+        if self.db_hh is not None:
+            self.db_hh += dA_hh.sum(axis=1)
 
     def dict(self):
         grads = {"W_ih": self.dW_ih, "W_hh": self.dW_hh}

@@ -143,7 +143,7 @@ def _backward_fm(dy, dstateT, cache, need_dx):
             K.lstm_bwd_fm(dhg, carry, dy, t, dc, G, cs, step_mask(mask, t, empty), dA, t - t0)
             np.matmul(W_hhT, dA[:, t - t0], out=dhg)
         dA2 = dA[:, :n].reshape(GATES * H, n * B)
-        grads.add_fm(dA2, x[t0:t1], hs[t0:t1])
+        grads.add_fm(dA2, x[t0:t1], dA2, hs[t0:t1])
         if dx is not None:
             dx.add_fm(dA2, W_ih, t0, n)
     dhg += carry
