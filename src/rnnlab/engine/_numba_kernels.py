@@ -168,24 +168,24 @@ def lstm_bwd(dhg, carry, dy, dc, g, c, c_prev, m, da):
 # every inner loop runs over the batch, contiguous. Whole buffers and the step index are passed
 # (not slices) so that numba sees C-contiguous arrays and LLVM vectorises the inner loops.
 @njit(cache=True, fastmath=True, error_model="numpy")
-def lstm_fwd_fm(G, t, gh, cs, hs, hT, m):
-    """Step t: G[:, t] pre-activations W_ih x + b -> gate values; gh (4H, B) = W_hh h_{t-1}^T;
+def lstm_fwd_fm(G, g, gh, cs, hs, hT, m, t):
+    """Step t, whose gates are G[:, g]: pre-activations W_ih x + b -> gate values; gh (4H, B) = W_hh h_{t-1}^T;
     cs[:, t + 1] = c_t; hs[t + 1] (B, H) = h_t (through hT (H, B), scratch)."""
     H, B = hT.shape
     for r in range(2 * H):                                         # i, f
         for b in range(B):
-            G[r, t, b] = sigmoid(G[r, t, b] + gh[r, b])
+            G[r, g, b] = sigmoid(G[r, g, b] + gh[r, b])
     for r in range(H):                                             # g
         for b in range(B):
-            G[2 * H + r, t, b] = tanh(G[2 * H + r, t, b] + gh[2 * H + r, b])
+            G[2 * H + r, g, b] = tanh(G[2 * H + r, g, b] + gh[2 * H + r, b])
     for r in range(H):                                             # o
         for b in range(B):
-            G[3 * H + r, t, b] = sigmoid(G[3 * H + r, t, b] + gh[3 * H + r, b])
+            G[3 * H + r, g, b] = sigmoid(G[3 * H + r, g, b] + gh[3 * H + r, b])
     for j in range(H):
         for b in range(B):
-            cs[j, t + 1, b] = G[H + j, t, b] * cs[j, t, b] + G[j, t, b] * G[2 * H + j, t, b]
+            cs[j, t + 1, b] = G[H + j, g, b] * cs[j, t, b] + G[j, g, b] * G[2 * H + j, g, b]
         for b in range(B):
-            hT[j, b] = G[3 * H + j, t, b] * tanh(cs[j, t + 1, b])
+            hT[j, b] = G[3 * H + j, g, b] * tanh(cs[j, t + 1, b])
     if m.shape[0]:                                                 # padded: keep the previous state
         for j in range(H):
             for b in range(B):
@@ -198,9 +198,9 @@ def lstm_fwd_fm(G, t, gh, cs, hs, hT, m):
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def lstm_bwd_fm(dhg, carry, dy, t, dc, G, cs, m, dA, k):
+def lstm_bwd_fm(dhg, carry, dy, t, dc, G, g, cs, m, dA, k):
     """One BPTT step: dhg (H, B) = W_hh^T da_{t+1}; dy (T, B, H); dc (H, B) in/out;
-    writes dA[:, k] (4H, B), the gate gradients of step t."""
+    G[:, g] the gate values of step t; writes dA[:, k] (4H, B), its gate gradients."""
     H, B = dhg.shape
     keep = np.empty((H, B), dtype=dc.dtype)
     if m.shape[0]:                                                 # padded steps pass dh and dc through
@@ -224,20 +224,20 @@ def lstm_bwd_fm(dhg, carry, dy, t, dc, G, cs, m, dA, k):
         for b in range(B):                                         # o gate; dc += dh o tanh'(c)
             tc = tanh(cs[j, t + 1, b])
             dh = dhg[j, b]
-            o = G[3 * H + j, t, b]
+            o = G[3 * H + j, g, b]
             dA[3 * H + j, k, b] = dh * tc * (o * (ONE - o))
             dc[j, b] += dh * o * (ONE - tc * tc)
         for b in range(B):                                         # i
-            i = G[j, t, b]
-            dA[j, k, b] = dc[j, b] * G[2 * H + j, t, b] * (i * (ONE - i))
+            i = G[j, g, b]
+            dA[j, k, b] = dc[j, b] * G[2 * H + j, g, b] * (i * (ONE - i))
         for b in range(B):                                         # g
-            gg = G[2 * H + j, t, b]
-            dA[2 * H + j, k, b] = dc[j, b] * G[j, t, b] * (ONE - gg * gg)
+            gg = G[2 * H + j, g, b]
+            dA[2 * H + j, k, b] = dc[j, b] * G[j, g, b] * (ONE - gg * gg)
         for b in range(B):                                         # f
-            f = G[H + j, t, b]
+            f = G[H + j, g, b]
             dA[H + j, k, b] = dc[j, b] * cs[j, t, b] * (f * (ONE - f))
         for b in range(B):                                         # dc_next = dc f
-            dc[j, b] *= G[H + j, t, b]
+            dc[j, b] *= G[H + j, g, b]
     if m.shape[0]:
         for r in range(4 * H):
             for b in range(B):

@@ -103,9 +103,9 @@ def _lstm_gate_grads(dh, tc, gates, out, c_prev, dc):
 
 
 # ---------------------------------------------------------------- LSTM, feature-major
-def lstm_fwd_fm(G, t, gh, cs, hs, hT, m):
+def lstm_fwd_fm(G, gi, gh, cs, hs, hT, m, t):
     H = hT.shape[0]
-    g = G[:, t]                                   # (4H, B) view
+    g = G[:, gi]                                   # (4H, B) view
     g += gh
     sigmoid_(g[: 2 * H])
     np.tanh(g[2 * H : 3 * H], out=g[2 * H : 3 * H])
@@ -123,7 +123,7 @@ def lstm_fwd_fm(G, t, gh, cs, hs, hT, m):
     hs[t + 1] = hT.T
 
 
-def lstm_bwd_fm(dhg, carry, dy, t, dc, G, cs, m, dA, k):
+def lstm_bwd_fm(dhg, carry, dy, t, dc, G, gi, cs, m, dA, k):
     H = dhg.shape[0]
     if m.size:
         on = m[None, :]
@@ -134,7 +134,7 @@ def lstm_bwd_fm(dhg, carry, dy, t, dc, G, cs, m, dA, k):
         dhg += dy[t].T * on
     else:
         dhg += dy[t].T
-    g, da = G[:, t], dA[:, k]
+    g, da = G[:, gi], dA[:, k]
     i, f, gg, o = g[:H], g[H : 2 * H], g[2 * H : 3 * H], g[3 * H :]
     di, df, dg, do = da[:H], da[H : 2 * H], da[2 * H : 3 * H], da[3 * H :]
     tc = np.tanh(cs[:, t + 1])

@@ -58,7 +58,7 @@ def forward(x, state0, params, mask=None):
 
 def backward(dy, dstateT, cache, need_dx=True):
     """dy (T, B, H), (dh_T, dc_T) or None -> dx (T, B, I), (dh0, dc0), grads."""
-    if len(cache) == 7:
+    if isinstance(cache[0], str):                   # ("fm", ...): the feature-major path's cache
         return _backward_fm(dy, dstateT, cache, need_dx)
     K = kernels()
     x, hs, cs, G, mask, params = cache
@@ -98,8 +98,12 @@ def _forward_fm(x, state0, params, mask):
     h0, c0 = state0
     T, B, I = x.shape
     H = W_hh.shape[1]
-    x = np.ascontiguousarray(x)                    # a reversed direction's view is copied once
-    G = np.matmul(W_ih, x.reshape(T * B, I).T)     # (4H, T*B): pre-activations, then gate values
+    # a reversed direction's x (a view x[::-1]) is projected in memory order: G's step t then
+    # lives at column T-1-t (``col``), and nothing is copied
+    flip = x.strides[0] < 0
+    xm = np.ascontiguousarray(x[::-1] if flip else x)
+    col = (lambda t: T - 1 - t) if flip else (lambda t: t)
+    G = np.matmul(W_ih, xm.reshape(T * B, I).T)    # (4H, T*B): pre-activations, then gate values
     if params.get("b_ih") is not None:
         G += (params["b_ih"] + params["b_hh"])[:, None]
     G = G.reshape(GATES * H, T, B)
@@ -111,15 +115,15 @@ def _forward_fm(x, state0, params, mask):
     empty = no_mask(x.dtype)
     for t in range(T):
         np.matmul(W_hh, hs[t].T, out=gh)
-        K.lstm_fwd_fm(G, t, gh, cs, hs, hT, step_mask(mask, t, empty))
+        K.lstm_fwd_fm(G, col(t), gh, cs, hs, hT, step_mask(mask, t, empty), t)
     y = hs[1:] if mask is None else hs[1:] * mask
-    cache = ("fm", x, hs, cs, G, mask, params)
+    cache = ("fm", x, hs, cs, G, mask, params, col)
     return y, (hs[T], np.ascontiguousarray(cs[:, T].T)), cache
 
 
 def _backward_fm(dy, dstateT, cache, need_dx):
     K = kernels()
-    _, x, hs, cs, G, mask, params = cache
+    _, x, hs, cs, G, mask, params, col = cache
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     T, B, H = dy.shape
     dtype = hs.dtype
@@ -140,7 +144,7 @@ def _backward_fm(dy, dstateT, cache, need_dx):
     for t0, t1 in blocks:
         n = t1 - t0
         for t in reversed(range(t0, t1)):
-            K.lstm_bwd_fm(dhg, carry, dy, t, dc, G, cs, step_mask(mask, t, empty), dA, t - t0)
+            K.lstm_bwd_fm(dhg, carry, dy, t, dc, G, col(t), cs, step_mask(mask, t, empty), dA, t - t0)
             np.matmul(W_hhT, dA[:, t - t0], out=dhg)
         dA2 = dA[:, :n].reshape(GATES * H, n * B)
         grads.add_fm(dA2, x[t0:t1], dA2, hs[t0:t1])
