@@ -21,10 +21,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 GROUPS = [
-    ("recurrent products", lambda f, n: f.endswith("_ops.py") and n == "__call__"),
+    ("recurrent products", lambda f, n: f.endswith("_ops.py") and n in ("__call__", "product")),
     ("gate kernels", lambda f, n: "_kernels.py" in f),
-    ("weight gradients", lambda f, n: f.endswith("_ops.py") and n == "add"),
-    ("input projections", lambda f, n: f.endswith("_ops.py") and n == "input_projection"),
+    ("weight gradients", lambda f, n: f.endswith("_ops.py") and n in ("add", "add_fm", "_acc")),
+    ("input projections", lambda f, n: f.endswith("_ops.py") and n in ("input_projection", "input_projection_fm")),
     ("head + loss", lambda f, n: f.endswith(("linear.py", "losses.py"))),
 ]
 

@@ -40,6 +40,25 @@ class StepProduct:
         return out
 
 
+def product(a, b, out):
+    """out = a @ b, for the per-step recurrent products of the feature-major paths."""
+    return np.matmul(a, b, out=out)
+
+
+def input_projection_fm(x, W, b):
+    """Feature-major input projections of every step: x (T, B, I) -> (G, T, B), and col(t),
+    the column of step t. A reversed view (x[::-1]) is projected in memory order, step t
+    then at column T-1-t, without copying x."""
+    T, B, I = x.shape
+    flip = x.strides[0] < 0
+    xm = np.ascontiguousarray(x[::-1] if flip else x)
+    out = np.matmul(W, xm.reshape(T * B, I).T)
+    if b is not None:
+        out += b[:, None]
+    col = (lambda t: T - 1 - t) if flip else (lambda t: t)
+    return out.reshape(W.shape[0], T, B), col
+
+
 def input_projection(x, W, b, out=None):
     """All time steps' input projections in one GEMM: (T, B, I) -> (T, B, G), C-contiguous per step.
 

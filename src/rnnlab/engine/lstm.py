@@ -25,7 +25,8 @@ are one product per chunk of steps. h stays (T+1, B, H): it is the output.
 import numpy as np
 
 from ._backend import kernels
-from ._ops import InputGrad, StepProduct, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask
+from ._ops import (InputGrad, StepProduct, WeightGrads, chunks, dy_chunks, input_projection, input_projection_fm,
+                   no_mask, product, step_mask)
 
 GATES = 4
 FM = {"min_batch": 16}     # the batch size from which forward/backward run feature-major
@@ -96,17 +97,10 @@ def _forward_fm(x, state0, params, mask):
     K = kernels()
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     h0, c0 = state0
-    T, B, I = x.shape
+    T, B, _ = x.shape
     H = W_hh.shape[1]
-    # a reversed direction's x (a view x[::-1]) is projected in memory order: G's step t then
-    # lives at column T-1-t (``col``), and nothing is copied
-    flip = x.strides[0] < 0
-    xm = np.ascontiguousarray(x[::-1] if flip else x)
-    col = (lambda t: T - 1 - t) if flip else (lambda t: t)
-    G = np.matmul(W_ih, xm.reshape(T * B, I).T)    # (4H, T*B): pre-activations, then gate values
-    if params.get("b_ih") is not None:
-        G += (params["b_ih"] + params["b_hh"])[:, None]
-    G = G.reshape(GATES * H, T, B)
+    bias = None if params.get("b_ih") is None else params["b_ih"] + params["b_hh"]
+    G, col = input_projection_fm(x, W_ih, bias)    # (4H, T, B): pre-activations, then gate values
     hs = np.empty((T + 1, B, H), dtype=x.dtype)    # hs[t+1] = h after step t (the output)
     cs = np.empty((H, T + 1, B), dtype=x.dtype)    # cs[:, t+1] = c after step t
     hs[0], cs[:, 0] = h0, c0.T
@@ -114,7 +108,7 @@ def _forward_fm(x, state0, params, mask):
     hT = np.empty((H, B), dtype=x.dtype)
     empty = no_mask(x.dtype)
     for t in range(T):
-        np.matmul(W_hh, hs[t].T, out=gh)
+        product(W_hh, hs[t].T, gh)
         K.lstm_fwd_fm(G, col(t), gh, cs, hs, hT, step_mask(mask, t, empty), t)
     y = hs[1:] if mask is None else hs[1:] * mask
     cache = ("fm", x, hs, cs, G, mask, params, col)
@@ -145,7 +139,7 @@ def _backward_fm(dy, dstateT, cache, need_dx):
         n = t1 - t0
         for t in reversed(range(t0, t1)):
             K.lstm_bwd_fm(dhg, carry, dy, t, dc, G, col(t), cs, step_mask(mask, t, empty), dA, t - t0)
-            np.matmul(W_hhT, dA[:, t - t0], out=dhg)
+            product(W_hhT, dA[:, t - t0], dhg)
         dA2 = dA[:, :n].reshape(GATES * H, n * B)
         grads.add_fm(dA2, x[t0:t1], dA2, hs[t0:t1])
         if dx is not None:
