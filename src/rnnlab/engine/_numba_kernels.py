@@ -202,7 +202,7 @@ def lstm_bwd_fm(dhg, carry, dy, t, dc, G, g, cs, m, dA, k):
     """One BPTT step: dhg (H, B) = W_hh^T da_{t+1}; dy (T, B, H); dc (H, B) in/out;
     G[:, g] the gate values of step t; writes dA[:, k] (4H, B), its gate gradients."""
     H, B = dhg.shape
-    keep = np.empty((H, B), dtype=dc.dtype)
+    keep = np.empty((H, B) if m.shape[0] else (0, 0), dtype=dc.dtype)   # the masked rows' dc
     if m.shape[0]:                                                 # padded steps pass dh and dc through
         for j in range(H):
             for b in range(B):

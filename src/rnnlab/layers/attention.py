@@ -33,6 +33,7 @@ import numpy as np
 
 from ..checks import check_array
 from ..init import uniform_init
+from .linear import rows_matmul
 from .module import Module
 
 KINDS = ("dot", "general", "bahdanau")
@@ -74,11 +75,11 @@ def attention_forward(query, keys, mask, params, kind):
     if kind == "dot":
         scores = np.matmul(q, keys.transpose(0, 2, 1))                     # (B, T, S)
     elif kind == "general":
-        aux = _mm(q, params["W_a"])                                          # (B, T, K)  u = q W_a
+        aux = rows_matmul(q, params["W_a"])                                # (B, T, K)  u = q W_a
         scores = np.matmul(aux, keys.transpose(0, 2, 1))                   # (B, T, S)
     else:
-        pq = _mm(q, params["W_q"].T)                                         # (B, T, A)
-        pk = _mm(keys, params["W_k"].T)                                      # (B, S, A)
+        pq = rows_matmul(q, params["W_q"].T)                               # (B, T, A)
+        pk = rows_matmul(keys, params["W_k"].T)                            # (B, S, A)
         aux = np.tanh(pq[:, :, None, :] + pk[:, None, :, :])               # (B, T, S, A)
         scores = aux @ params["v"]                                         # (B, T, S)
     if mask is not None:
@@ -115,7 +116,7 @@ def attention_backward(dcontext, dweights, cache):
     elif c.kind == "general":
         du = np.matmul(dscore, keys)                                       # (B, T, K)
         dkeys += np.matmul(dscore.transpose(0, 2, 1), c.aux)
-        dq = _mm(du, c.params["W_a"].T)                                      # (B, T, Q)
+        dq = rows_matmul(du, c.params["W_a"].T)                            # (B, T, Q)
         grads["W_a"] = q.reshape(-1, q.shape[-1]).T @ du.reshape(-1, K)    # (Q, K)
     else:
         z = c.aux                                                          # (B, T, S, A)
@@ -125,8 +126,8 @@ def attention_backward(dcontext, dweights, cache):
         da = dscore[..., None] * v * (1.0 - z * z)                         # (B, T, S, A)
         dpq = da.sum(axis=2)                                               # (B, T, A)
         dpk = da.sum(axis=1)                                               # (B, S, A)
-        dq = _mm(dpq, c.params["W_q"])                                       # (B, T, Q)
-        dkeys += _mm(dpk, c.params["W_k"])
+        dq = rows_matmul(dpq, c.params["W_q"])                             # (B, T, Q)
+        dkeys += rows_matmul(dpk, c.params["W_k"])
         grads["W_q"] = dpq.reshape(-1, A).T @ q.reshape(-1, q.shape[-1])   # (A, Q)
         grads["W_k"] = dpk.reshape(-1, A).T @ keys.reshape(-1, K)          # (A, K)
         grads = {k: grads[k] for k in ("W_q", "W_k", "v")}
@@ -182,11 +183,6 @@ class Attention(Module):
     def __repr__(self):
         a = f", attn_size={self.attn_size}" if self.attn_size else ""
         return f"Attention({self.kind!r}, {self.query_size}, {self.key_size}{a})"
-
-
-def _mm(a, W):
-    """a (..., K) @ W (K, N) as one GEMM over all leading axes (a 3-D @ would run one per row block)."""
-    return (a.reshape(-1, a.shape[-1]) @ W).reshape(a.shape[:-1] + (W.shape[1],))
 
 
 def _check_mask(mask, B, S):

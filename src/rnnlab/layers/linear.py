@@ -50,8 +50,7 @@ class Linear(Module):
         if np.ndim(x) == 0:
             raise ValueError(f"x must have shape (..., {self.in_features}), got a scalar")
         x = check_array("x", x, last=self.in_features, dtype=self.dtype, shape_doc="(..., in_features)")
-        # one GEMM over all leading axes: a 3-D x @ W.T would run as one small GEMM per leading index
-        y = (_rows(x) @ self.params["weight"].T).reshape(x.shape[:-1] + (self.out_features,))   # (..., O)
+        y = rows_matmul(x, self.params["weight"].T)     # (..., O)
         if self.bias:
             y += self.params["bias"]
         return y, x
@@ -66,7 +65,7 @@ class Linear(Module):
                          shape_doc="(..., out_features)")
         dy2 = dy.reshape(-1, self.out_features)         # (N, O)
         x2 = x.reshape(-1, self.in_features)            # (N, I)
-        dx = (dy2 @ self.params["weight"]).reshape(x.shape)   # (..., I)
+        dx = rows_matmul(dy, self.params["weight"])     # (..., I)
         grads = {"weight": dy2.T @ x2}                  # (O, I)
         if self.bias:
             grads["bias"] = dy2.sum(axis=0)             # (O,)
@@ -76,6 +75,7 @@ class Linear(Module):
         return f"Linear({self.in_features}, {self.out_features}, bias={self.bias})"
 
 
-def _rows(a):
-    """(..., K) -> (N, K): a view when the memory allows it, else a copy."""
-    return a.reshape(-1, a.shape[-1])
+def rows_matmul(a, W):
+    """a (..., K) @ W (K, N) -> (..., N) as one GEMM over all leading axes (a 3-D ``a @ W``
+    would run one small GEMM per leading index)."""
+    return (a.reshape(-1, a.shape[-1]) @ W).reshape(a.shape[:-1] + (W.shape[1],))
