@@ -1,0 +1,77 @@
+"""Decoding per-frame CTC label distributions into label sequences.
+
+    greedy_decode(logp, blank=0)                   -> [labels]               best path, collapsed
+    prefix_beam_search(logp, beam=4, blank=0)      -> [(labels, log p), ...] n-best, most probable first
+
+logp is (T, C) log-probabilities of one utterance (its valid frames only).
+
+Greedy (best path) takes the most probable label at every frame, merges repeats and
+drops blanks. Prefix beam search keeps the ``beam`` most probable label *prefixes*; the
+probability of a prefix sums every path that collapses to it, kept as two parts, paths
+ending in a blank (p_b) and in its last label (p_nb):
+
+    extend by blank:           p_b(l)      += (p_b(l) + p_nb(l)) y_t(blank)
+    repeat the last label a:   p_nb(l)     += p_nb(l) y_t(a)
+    append c != a:             p_nb(l + c) += (p_b(l) + p_nb(l)) y_t(c)
+    append c == a:             p_nb(l + a) += p_b(l) y_t(a)        (a blank must separate them)
+
+A returned score is log(p_b + p_nb) over the paths the beam kept: the exact log p(l | x)
+once the beam holds every prefix (a wide beam, short input). With beam 1 the search keeps
+the single most probable prefix at each frame; when every frame's most probable label has
+probability above 3/4 (as in a trained model's output) that is the best path's collapse,
+so beam 1 equals greedy there.
+"""
+import math
+
+import numpy as np
+
+_NEG = -math.inf
+
+
+def greedy_decode(logp, blank=0):
+    """The best path's labels: argmax per frame, repeats merged, blanks dropped."""
+    best = np.asarray(logp).argmax(axis=-1)
+    out, prev = [], None
+    for k in best.tolist():
+        if k != prev and k != blank:
+            out.append(k)
+        prev = k
+    return out
+
+
+def _lse(a, b):
+    if a == _NEG:
+        return b
+    if b == _NEG:
+        return a
+    m = a if a > b else b
+    return m + math.log1p(math.exp(-abs(a - b)))
+
+
+def prefix_beam_search(logp, beam=4, blank=0):
+    """The ``beam`` most probable label sequences [(labels list, log probability)], best first."""
+    if beam < 1:
+        raise ValueError(f"beam must be >= 1, got {beam}")
+    logp = np.asarray(logp, dtype=np.float64)
+    C = logp.shape[1]
+    beams = {(): (0.0, _NEG)}                                  # prefix -> (log p_b, log p_nb)
+    for row in logp.tolist():
+        nxt = {}
+        y_blank = row[blank]
+        for prefix, (pb, pnb) in beams.items():
+            total = _lse(pb, pnb)
+            b, nb = nxt.get(prefix, (_NEG, _NEG))
+            b = _lse(b, total + y_blank)
+            if prefix:
+                nb = _lse(nb, pnb + row[prefix[-1]])
+            nxt[prefix] = (b, nb)
+            for c in range(C):
+                if c == blank:
+                    continue
+                grown = prefix + (c,)
+                gb, gnb = nxt.get(grown, (_NEG, _NEG))
+                gnb = _lse(gnb, (pb if prefix and c == prefix[-1] else total) + row[c])
+                nxt[grown] = (gb, gnb)
+        ranked = sorted(nxt.items(), key=lambda kv: -_lse(*kv[1]))
+        beams = dict(ranked[:beam])
+    return [(list(p), _lse(*s)) for p, s in sorted(beams.items(), key=lambda kv: -_lse(*kv[1]))]
