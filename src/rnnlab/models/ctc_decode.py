@@ -72,6 +72,6 @@ def prefix_beam_search(logp, beam=4, blank=0):
                 gb, gnb = nxt.get(grown, (_NEG, _NEG))
                 gnb = _lse(gnb, (pb if prefix and c == prefix[-1] else total) + row[c])
                 nxt[grown] = (gb, gnb)
-        ranked = sorted(nxt.items(), key=lambda kv: -_lse(*kv[1]))
-        beams = dict(ranked[:beam])
+        ranked = sorted(((p, s) for p, s in nxt.items() if _lse(*s) > _NEG), key=lambda kv: -_lse(*kv[1]))
+        beams = dict(ranked[:beam])            # a prefix no path reaches (probability 0) is never kept
     return [(list(p), _lse(*s)) for p, s in sorted(beams.items(), key=lambda kv: -_lse(*kv[1]))]
