@@ -41,7 +41,8 @@ def build_parser():
     t.add_argument("--patience", type=int, help="early stopping after N epochs without improvement (0: off)")
     t.add_argument("--lr-schedule", choices=["plateau", "cosine", "step", "none"])
     t.add_argument("--pooling", choices=["last", "mean", "max"], help="classify: how the sequence is summarised")
-    t.add_argument("--pretrained", help="classify/tag: initial word vectors: glove | word2vec | fasttext | none")
+    t.add_argument("--pretrained", help="classify/tag: initial word vectors: glove | word2vec | fasttext | none; "
+                   "classify --cell bag: doc2vec (document vectors)")
     t.add_argument("--freeze-embeddings", action="store_true", default=None)
     t.add_argument("--crf", action="store_true", default=None, help="tag: CRF output layer")
     t.add_argument("--init", choices=["state", "input", "both"], help="caption: the image sets the initial state, "
