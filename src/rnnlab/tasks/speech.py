@@ -133,7 +133,8 @@ class SpeechTask(Task):
         model = SpeechRecognizer(SpeechConfig(
             F, len(labels), cell=s["cell"], hidden=s["hidden"], layers=s["layers"],
             bidirectional=bool(s["bidirectional"]), subsample=s["subsample"], dropout=s["dropout"], seed=s["seed"]))
-        stacked = np.concatenate(train.recordings and [r[0] for r in train.recordings] or train.frames)
+        pool = train.frames if train.recordings is None else [r[0] for r in train.recordings]
+        stacked = np.concatenate(pool)                                  # every training frame, (N, F)
         model.set_normalization(stacked.mean(axis=0), np.maximum(stacked.std(axis=0), 1e-6))
         super().__init__(model, {"labels": labels, "level": level, "features": kind, "data": str(s["data"]),
                                  "seed": s["seed"], "limit": s.get("limit"),
