@@ -22,7 +22,8 @@ def build_parser():
     t.add_argument("--data", help="a built-in dataset name (see `rnnlab data list`) or a path to your own file "
                    "(caption: a folder with captions.tsv; speech: a folder with transcripts.tsv)")
     t.add_argument("--level", choices=["char", "word", "auto"],
-                   help="charlm: characters or words as tokens; seq2seq TSV: char|word on both sides (default auto)")
+                   help="charlm: characters or words as tokens; seq2seq TSV: char|word on both sides (default auto); "
+                   "speech: character or word targets")
     t.add_argument("--cell", default=None, help="rnn | lstm | gru (| bag for classify)")
     t.add_argument("--hidden", type=int)
     t.add_argument("--layers", type=int)
