@@ -216,3 +216,35 @@ def test_evaluate_unseen_character_names_file_and_line(tmp_path, capsys):
 def test_speech_flags_belong_to_speech(tmp_path, capsys):
     rc, _, err = run_cli(["train", "classify", "--data", "order", "--subsample", "2"], capsys)
     assert_one_line_error(rc, err, "does not take --subsample")
+
+
+def test_connected_digits_resumed_mid_epoch_match_an_uninterrupted_run(tmp_path, digits):
+    """Every epoch draws new utterances: a run cut mid-epoch and resumed must draw the same ones."""
+    from rnnlab.tasks import COMMON
+    from rnnlab.train.checkpoint import load_arrays
+    from rnnlab.train.loop import TrainConfig, Trainer
+
+    s = {**COMMON, **speech.DEFAULTS, "task": "speech", "data": "connected_digits", "hidden": 8, "layers": 1,
+         "batch": 16, "dropout": 0.2}
+    cfg = TrainConfig(epochs=2, save_every=0, progress=False, patience=0)
+    full = Trainer(speech.build(s), cfg, str(tmp_path / "full")).fit()
+    task, calls = speech.build(s), [0]
+    step = task.train_step
+
+    def interrupted_step(*args):
+        calls[0] += 1
+        if calls[0] == 15:                           # epoch 2 has 10 steps: cut after its 4th
+            raise KeyboardInterrupt
+        return step(*args)
+
+    task.train_step = interrupted_step
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(task, cfg, str(tmp_path / "cut")).fit()
+    resumed = Trainer(speech.build(s), cfg, str(tmp_path / "cut")).fit(resume=True)
+    a, _ = load_arrays(str(tmp_path / "full" / "resume.safetensors"))
+    b, _ = load_arrays(str(tmp_path / "cut" / "resume.safetensors"))
+    for k in a:
+        if k.startswith("model/"):
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    full.pop("train_seconds"), resumed.pop("train_seconds")
+    assert resumed == full
