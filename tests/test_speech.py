@@ -9,7 +9,7 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 from rnnlab.ctc import ctc_loss
 from rnnlab.data.speech import connect_digits
-from rnnlab.models.ctc_decode import greedy_decode, prefix_beam_search
+from rnnlab.models.ctc_decode import Lexicon, greedy_decode, prefix_beam_search
 from rnnlab.tasks import speech
 
 
@@ -68,6 +68,40 @@ def test_beam_finds_a_more_probable_transcript_than_greedy(close):
     best, score = prefix_beam_search(logp, beam=2)[0]
     assert best == [1]
     close("score", score, math.log(0.36), 1e-12)
+
+
+LABELS = ["<blank>", "a", "c", "o", "t", "d", "g", " "]
+
+
+def frames_for(rows):
+    """(T, C) log-probabilities from rows of {label: probability}, the rest spread evenly."""
+    out = np.full((len(rows), len(LABELS)), 1e-3)
+    for t, row in enumerate(rows):
+        for label, p in row.items():
+            out[t, LABELS.index(label)] = p
+    return np.log(out / out.sum(axis=1, keepdims=True))
+
+
+def spell(ids):
+    return "".join(LABELS[k] for k in ids)
+
+
+def test_lexicon_keeps_the_search_to_listed_words():
+    # "cat" is the best path; "cot" is the best transcript made of listed words
+    logp = frames_for([{"c": 0.9}, {"a": 0.5, "o": 0.4}, {"t": 0.9}, {" ": 0.9}, {"d": 0.9}, {"o": 0.9}, {"g": 0.9}])
+    assert spell(greedy_decode(logp)) == "cat dog"
+    assert spell(prefix_beam_search(logp, beam=8)[0][0]) == "cat dog"
+    lex = Lexicon(["cot", "dog"], LABELS)
+    nbest = prefix_beam_search(logp, beam=8, lexicon=lex)
+    assert spell(nbest[0][0]) == "cot dog"
+    assert all(w in ("cot", "dog") for labels, _ in nbest if lex.complete(labels) for w in spell(labels).split())
+    assert prefix_beam_search(logp, 8, lexicon=Lexicon(["cat", "cot", "dog"], LABELS))[0] == prefix_beam_search(logp, 8)[0]
+
+
+def test_word_level_lexicon():
+    labels = ["<blank>", "one", "two", "three"]
+    logp = np.log(np.array([[0.1, 0.45, 0.35, 0.1], [0.1, 0.1, 0.2, 0.6]]))
+    assert prefix_beam_search(logp, 4, lexicon=Lexicon(["two", "three"], labels, "word"))[0][0] == [2, 3]
 
 
 # ---------------------------------------------------------------------- connected digits
@@ -211,6 +245,23 @@ def test_evaluate_unseen_character_names_file_and_line(tmp_path, capsys):
     (other / "transcripts.tsv").write_text("u0.npy\tzero\nu1.npy\tquux\n")
     rc, _, err = run_cli(["evaluate", str(tmp_path / "run"), "--data", str(other)], capsys)
     assert_one_line_error(rc, err, "transcripts.tsv:2", "'q' never occurs in the training transcripts")
+
+
+def test_lexicon_is_kept_with_the_model(tmp_path, capsys):
+    folder = npy_folder(tmp_path / "d")
+    (tmp_path / "words.txt").write_text("zero one two\nthree four five six seven eight nine\n")
+    out = tmp_path / "run"
+    rc, _, err = run_cli(["--threads", "1", "train", "speech", "--data", str(folder), "--hidden", "8", "--layers", "1",
+                          "--epochs", "1", "--lexicon", str(tmp_path / "words.txt"), "--out", str(out), "--quiet"],
+                         capsys)
+    assert rc == 0, err
+    assert json.loads((out / "config.json").read_text())["lexicon"][:3] == ["eight", "five", "four"]
+    rc, stdout, err = run_cli(["predict", "--beam", "3", str(out), str(folder / "u0.npy")], capsys)
+    assert rc == 0, err
+    assert all(w in (tmp_path / "words.txt").read_text().split() for w in json.loads(stdout)["transcript"].split())
+    rc, _, err = run_cli(["train", "speech", "--data", str(folder), "--lexicon", str(tmp_path / "none.txt"),
+                          "--out", str(tmp_path / "r2")], capsys)
+    assert_one_line_error(rc, err, "none.txt: cannot read the word list")
 
 
 def test_speech_flags_belong_to_speech(tmp_path, capsys):

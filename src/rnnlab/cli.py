@@ -53,6 +53,7 @@ def build_parser():
     t.add_argument("--attention", choices=["luong", "bahdanau", "none"], help="seq2seq attention")
     t.add_argument("--subsample", type=int, help="speech: frames stacked into one recurrent step (1: none)")
     t.add_argument("--features", choices=["mfcc", "logmel"], help="speech: features of .wav/.flac recordings")
+    t.add_argument("--lexicon", help="speech: a word-list file; beam search then writes only its words")
     t.add_argument("--limit", type=int, help="use only the first N examples (or characters for charlm)")
     t.add_argument("--seed", type=int)
     t.add_argument("--save-every", type=float, help="seconds between resume checkpoints (0: every step)")

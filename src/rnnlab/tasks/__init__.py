@@ -41,7 +41,7 @@ def settings_from_args(args):
             settings[key] = v
     unknown_flags = [k for k in ("level", "cell", "hidden", "layers", "bidirectional", "embed", "dropout", "batch", "bptt",
                                  "pooling", "pretrained", "freeze_embeddings", "crf", "attention", "mode", "init", "pca", "char_embed",
-                                 "subsample", "features")
+                                 "subsample", "features", "lexicon")
                      if getattr(args, k, None) is not None and k not in settings]
     if unknown_flags:
         raise ValueError(f"task {args.task!r} does not take --{unknown_flags[0].replace('_', '-')}")

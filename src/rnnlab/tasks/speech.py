@@ -19,6 +19,9 @@ words (``--level word``, the default for the digit sets). The output labels are 
 Model: ``SpeechRecognizer`` (feature normalisation from the training frames, ``--subsample``
 frame stacking, bidirectional recurrent layers, per-frame labels) trained with CTC.
 
+``--lexicon FILE`` (words separated by whitespace or newlines) is kept with the model: beam
+search (``--beam K`` > 1) then writes only those words (greedy decoding is unconstrained).
+
 Metrics on held-out utterances, decoded greedily and with prefix beam search
 (``eval_beam``, default 4, in run summaries and ``rnnlab evaluate``): word error rate and
 character error rate (jiwer), exact-transcript accuracy (for isolated words: digit accuracy),
@@ -33,7 +36,7 @@ from ..data.speech import (AUDIO_SUFFIXES, FEATURES, connect_digits, load_spoken
                            read_speech_folder)
 from ..data.splits import bucket_batches, split
 from ..ctc import min_frames
-from ..models.ctc_decode import greedy_decode, prefix_beam_search
+from ..models.ctc_decode import Lexicon, greedy_decode, prefix_beam_search
 from ..models.speech import SpeechConfig, SpeechRecognizer
 from .base import Task
 
@@ -136,8 +139,9 @@ class SpeechTask(Task):
         pool = train.frames if train.recordings is None else [r[0] for r in train.recordings]
         stacked = np.concatenate(pool)                                  # every training frame, (N, F)
         model.set_normalization(stacked.mean(axis=0), np.maximum(stacked.std(axis=0), 1e-6))
+        lexicon = read_lexicon(s["lexicon"]) if s.get("lexicon") else None
         super().__init__(model, {"labels": labels, "level": level, "features": kind, "data": str(s["data"]),
-                                 "seed": s["seed"], "limit": s.get("limit"),
+                                 "seed": s["seed"], "limit": s.get("limit"), "lexicon": lexicon,
                                  "split_sizes": [len(u.frames) for u in splits.values()]})
         self.labels, self.level, self.splits = labels, level, splits
         self.batch, self.seed, self.eval_beam = s["batch"], s["seed"], s["eval_beam"]
@@ -167,15 +171,34 @@ class SpeechTask(Task):
 
     def evaluate(self, split_name="val", beams=(1,)):
         u = self.splits[split_name]
-        return score(self.model, self.labels, self.level, u.frames, u.texts, self.ids[split_name], beams)
+        return score(self.model, self.extra, u.frames, u.texts, self.ids[split_name], beams)
 
     def final_metrics(self):
         test = self.evaluate("test", beams=(1, self.eval_beam) if self.eval_beam > 1 else (1,))
         return {**{f"val_{k}": v for k, v in self.evaluate("val").items()}, **test}
 
 
-def transcribe(model, labels, level, frames, beam=1, batch=64):
-    """For each utterance: [(transcript, log probability)] n-best (one entry, score None, when greedy)."""
+def read_lexicon(path):
+    """Sorted distinct words of a word-list file (whitespace-separated); DataError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            words = sorted(set(f.read().split()))
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        raise DataError(f"{path}: cannot read the word list ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    if not words:
+        raise DataError(f"{path}: the word list is empty")
+    return words
+
+
+def transcribe(model, run, frames, beam=1, batch=64):
+    """For each utterance: [(transcript, log probability)] n-best (one entry, score None, when greedy).
+
+    run: the run's labels, level and lexicon (None: unconstrained).
+    """
+    labels, level = run["labels"], run["level"]
+    lexicon = Lexicon(run["lexicon"], labels, level) if run.get("lexicon") else None
     order = np.argsort([len(f) for f in frames], kind="stable")
     out = [None] * len(frames)
     for s in range(0, len(frames), batch):
@@ -186,7 +209,7 @@ def transcribe(model, labels, level, frames, beam=1, batch=64):
             if beam == 1:
                 out[i] = [(greedy_decode(lp, model.config.blank), None)]
             else:
-                out[i] = prefix_beam_search(lp, beam, model.config.blank)
+                out[i] = prefix_beam_search(lp, beam, model.config.blank, lexicon)
             out[i] = [(detokenize([labels[k] for k in seq], level), sc) for seq, sc in out[i]]
     return out
 
@@ -202,12 +225,13 @@ def error_rates(refs, hyps):
             "accuracy": float(np.mean([h == r for h, r in zip(hyps, refs)]))}
 
 
-def score(model, labels, level, frames, texts, ids, beams=(1,), batch=64):
+def score(model, run, frames, texts, ids, beams=(1,), batch=64):
     """WER, CER, accuracy for each beam (suffix _beamK for K > 1), the CTC loss per token, the count."""
+    level = run["level"]
     refs = [detokenize(tokenize(t, level), level) for t in texts]
     out = {}
     for beam in beams:
-        hyps = [n[0][0] for n in transcribe(model, labels, level, frames, beam, batch)]
+        hyps = [n[0][0] for n in transcribe(model, run, frames, beam, batch)]
         sfx = "" if beam == 1 else f"_beam{beam}"
         out.update({f"{k}{sfx}": v for k, v in error_rates(refs, hyps).items()})
     total = 0.0
@@ -220,7 +244,7 @@ def score(model, labels, level, frames, texts, ids, beams=(1,), batch=64):
 # ---------------------------------------------------------------------- command line
 DEFAULTS = {"data": "spoken_digits", "level": "auto", "cell": "lstm", "hidden": 128, "layers": 2,
             "bidirectional": True, "subsample": 1, "dropout": 0.1, "batch": 32, "epochs": 30, "lr": 2e-3,
-            "patience": 6, "features": "mfcc", "eval_beam": 4, "out": None}
+            "patience": 6, "features": "mfcc", "eval_beam": 4, "lexicon": None, "out": None}
 
 
 def build(s):
@@ -258,7 +282,7 @@ def predict(run, model, inputs, args=None):
         return []
     frames = [_input_features(run, model, p) for p in inputs]
     results = []
-    for path, nbest in zip(inputs, transcribe(model, run["labels"], run["level"], frames, beam)):
+    for path, nbest in zip(inputs, transcribe(model, run, frames, beam)):
         r = {"input": path, "transcript": nbest[0][0]}
         if beam > 1:
             r["score"] = round(nbest[0][1], 4)
@@ -286,7 +310,7 @@ def evaluate(run, model, settings, data=None):
             raise DataError(f"{data}: {u.frames[0].shape[1]} features per frame, the model takes "
                             f"{model.config.num_features}")
     ids = encode(u, run["labels"], run["level"], model.config.subsample)
-    m = score(model, run["labels"], run["level"], u.frames, u.texts, ids, (1, beam) if beam > 1 else (1,))
+    m = score(model, run, u.frames, u.texts, ids, (1, beam) if beam > 1 else (1,))
     return {**m, "split": where}
 
 
