@@ -18,11 +18,12 @@ def build_parser():
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model; prints final metrics as one JSON line")
-    t.add_argument("task", nargs="?", help="charlm | classify | tag | seq2seq | music | caption")
+    t.add_argument("task", nargs="?", help="charlm | classify | tag | seq2seq | music | caption | speech")
     t.add_argument("--data", help="a built-in dataset name (see `rnnlab data list`) or a path to your own file "
-                   "(caption: a folder with captions.tsv)")
+                   "(caption: a folder with captions.tsv; speech: a folder with transcripts.tsv)")
     t.add_argument("--level", choices=["char", "word", "auto"],
-                   help="charlm: characters or words as tokens; seq2seq TSV: char|word on both sides (default auto)")
+                   help="charlm: characters or words as tokens; seq2seq TSV: char|word on both sides (default auto); "
+                   "speech: character or word targets")
     t.add_argument("--cell", default=None, help="rnn | lstm | gru (| bag for classify)")
     t.add_argument("--hidden", type=int)
     t.add_argument("--layers", type=int)
@@ -41,7 +42,8 @@ def build_parser():
     t.add_argument("--patience", type=int, help="early stopping after N epochs without improvement (0: off)")
     t.add_argument("--lr-schedule", choices=["plateau", "cosine", "step", "none"])
     t.add_argument("--pooling", choices=["last", "mean", "max"], help="classify: how the sequence is summarised")
-    t.add_argument("--pretrained", help="classify/tag: initial word vectors: glove | word2vec | fasttext | none")
+    t.add_argument("--pretrained", help="classify/tag: initial word vectors: glove | word2vec | fasttext | none; "
+                   "classify --cell bag: doc2vec (document vectors)")
     t.add_argument("--freeze-embeddings", action="store_true", default=None)
     t.add_argument("--crf", action="store_true", default=None, help="tag: CRF output layer")
     t.add_argument("--init", choices=["state", "input", "both"], help="caption: the image sets the initial state, "
@@ -49,6 +51,9 @@ def build_parser():
     t.add_argument("--pca", type=int, help="caption: PCA components of the image features (0: raw pixels)")
     t.add_argument("--mode", choices=["pianoroll", "melody"], help="music: polyphonic piano roll or soprano melody")
     t.add_argument("--attention", choices=["luong", "bahdanau", "none"], help="seq2seq attention")
+    t.add_argument("--subsample", type=int, help="speech: frames stacked into one recurrent step (1: none)")
+    t.add_argument("--features", choices=["mfcc", "logmel"], help="speech: features of .wav/.flac recordings")
+    t.add_argument("--lexicon", help="speech: a word-list file; beam search then writes only its words")
     t.add_argument("--limit", type=int, help="use only the first N examples (or characters for charlm)")
     t.add_argument("--seed", type=int)
     t.add_argument("--save-every", type=float, help="seconds between resume checkpoints (0: every step)")
@@ -71,7 +76,7 @@ def build_parser():
     pr = sub.add_parser("predict", help="predict for each input; one JSON line out per input")
     pr.add_argument("dir")
     pr.add_argument("inputs", nargs="*", help="inputs; none: one per line on stdin")
-    pr.add_argument("--beam", type=int, default=1, help="seq2seq/caption: beam width (1: greedy)")
+    pr.add_argument("--beam", type=int, default=1, help="seq2seq/caption/speech: beam width (1: greedy)")
     pr.add_argument("--show-attention", action="store_true", help="seq2seq: include attention weights")
 
     e = sub.add_parser("evaluate", help="metrics of a trained model on held-out data, as one JSON object")

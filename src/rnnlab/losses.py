@@ -6,6 +6,9 @@
     loss, cache = bce_with_logits(logits, targets, mask=None)   # multi-label, e.g. piano rolls
     dlogits = bce_with_logits_backward(cache)
 
+    loss, cache = ctc_loss(logits, targets, input_lengths, target_lengths)   # CTC (rnnlab.ctc)
+    dlogits = ctc_loss_backward(cache)
+
 Position weights: a position counts with weight mask[...] (1 when mask is None)
 and weight 0 where targets == ignore_index (cross entropy). "mean" divides the
 weighted sum by the total weight, PyTorch's ``ignore_index`` semantics; when every
@@ -14,6 +17,7 @@ position is masked out the loss is 0.0 with zero gradient (PyTorch gives nan).
 import numpy as np
 
 from .checks import check_array
+from .ctc import ctc_loss, ctc_loss_backward  # noqa: F401 - the CTC loss lives in its own file
 
 _REDUCTIONS = ("mean", "sum")
 _BLOCK = 1 << 16        # elements per block of rows in log_softmax's temporary exponentials

@@ -80,3 +80,11 @@ def test_bible_en_es():
     assert len(data) == 31084
     assert data[0] == ("In the beginning God created the heaven and the earth.",
                        "EN el principio crió Dios los cielos y la tierra.")
+
+
+def test_spoken_digits():
+    data = load_dataset("spoken_digits")
+    assert len(data) == 3000 and Counter(d for _, d in data) == {str(d): 300 for d in range(10)}
+    assert sum(len(f) for f, _ in data) == 53999 and all(f.shape[1] == 13 for f, _ in data)
+    connected = load_dataset("connected_digits")
+    assert len(connected) == 3000 and all(2 <= len(t.split()) <= 7 for _, t in connected)

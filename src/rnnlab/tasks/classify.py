@@ -3,13 +3,18 @@
 Examples are (text, label). Text is tokenized with the mixed tokenizer (CJK into
 characters, other scripts into words), split 80/10/10 with a seed, batched by
 similar length, and fed to a SequenceClassifier (``--cell rnn|lstm|gru``) or the
-one-to-one BagOfVectors (``--cell bag``).
+one-to-one BagOfVectors (``--cell bag``). ``--cell bag --pretrained doc2vec`` trains gensim
+Doc2Vec (``--embed`` dimensions) on the training texts and feeds each text's document vector
+(learned for training texts, inferred for every other text) to the same dense layers
+(DocVectorClassifier).
 """
 import numpy as np
 
 from ..data.splits import bucket_batches, pad_batch, split
 from ..data.tokenize import MixedTokenizer, Vocab
-from ..models.classifier import BagConfig, BagOfVectors, ClassifierConfig, SequenceClassifier
+from ..data.doc2vec import doc2vec_arrays, infer_vectors, rebuild_doc2vec, train_doc2vec
+from ..models.classifier import (BagConfig, BagOfVectors, ClassifierConfig, DocVectorClassifier, DocVectorConfig,
+                                 SequenceClassifier)
 from .base import Task
 
 MAX_TOKENS = 200   # longer inputs are truncated (Rotten Tomatoes snippets average ~19 words)
@@ -44,7 +49,10 @@ class ClassifyTask(Task):
         if len(self.labels) < 2:
             raise ValueError(f"classify needs at least two labels in the training split, got {self.labels}")
         self.label_id = {lab: i for i, lab in enumerate(self.labels)}
-        if s["cell"] == "bag":
+        self.doc_vectors = None
+        if s.get("pretrained") == "doc2vec":
+            model = self._doc2vec_model(tokens, s)
+        elif s["cell"] == "bag":
             model = BagOfVectors(BagConfig(len(self.vocab), len(self.labels), embed=s["embed"], hidden=s["hidden"],
                                            dropout=s["dropout"], seed=s["seed"]))
         else:
@@ -54,9 +62,30 @@ class ClassifyTask(Task):
                 dropout=s["dropout"], seed=s["seed"]))
         super().__init__(model, {"vocab": self.vocab.to_json(), "labels": self.labels,
                                  "tokenizer": {"lower": True}, "data": str(s["data"])})
-        self.pretrained = init_embeddings(model, self.vocab, tokens, s)
+        if self.doc_vectors is not None:
+            self.extra["doc2vec"] = self.doc2vec_vocab
+        self.pretrained = init_embeddings(model, self.vocab, tokens, s) if self.doc_vectors is None else None
         self.batch, self.seed = s["batch"], s["seed"]
         self.splits = {"train": self._encode(train), "val": self._encode(val), "test": self._encode(test)}
+        if self.doc_vectors is not None:      # inputs are document vectors: learned (train) or inferred
+            d2v = self.doc_vectors
+            self.doc_vectors = {"train": d2v.dv.vectors[:len(train)].astype(np.float32),
+                                **{k: infer_vectors(d2v, [self.encode_tokens(t) for t, _ in part], s["seed"])
+                                   for k, part in (("val", val), ("test", test))}}
+
+    def _doc2vec_model(self, tokens, s):
+        """DocVectorClassifier over Doc2Vec vectors trained on the training texts (kept in self.doc_vectors)."""
+        if s["cell"] != "bag":
+            raise ValueError("--pretrained doc2vec gives one vector per text, the input of the dense baseline; "
+                             "use it with --cell bag")
+        self.doc_vectors = train_doc2vec(tokens, s["embed"], s["seed"])
+        arrays, words, counts = doc2vec_arrays(self.doc_vectors)
+        model = DocVectorClassifier(DocVectorConfig(len(self.labels), vector_size=s["embed"], vocab_size=len(words),
+                                                    hidden=s["hidden"], dropout=s["dropout"], seed=s["seed"]))
+        model.params["doc2vec.words"][...] = arrays["words"]
+        model.params["doc2vec.output"][...] = arrays["output"]
+        self.doc2vec_vocab = {"words": words, "counts": counts, "seed": s["seed"]}
+        return model
 
     def encode_tokens(self, text):
         return self.tokenizer.tokenize(text)[:MAX_TOKENS] or ["<empty>"]
@@ -77,11 +106,15 @@ class ClassifyTask(Task):
     def train_step(self, idx, carry, rng):
         ids, labels = self.splits["train"]
         x, lengths = pad_batch([ids[i] for i in idx])
+        if self.doc_vectors is not None:
+            x = self.doc_vectors["train"][idx]
         loss, grads = self.model.loss_and_grads(x, lengths, labels[idx], training=True, rng=rng)
         return loss, grads, None, int(lengths.sum())
 
     def evaluate(self, split_name="val"):
         ids, labels = self.splits[split_name]
+        if self.doc_vectors is not None:
+            ids = self.doc_vectors[split_name]
         return score(self.model, ids, labels, len(self.labels))
 
     def final_metrics(self):
@@ -97,6 +130,8 @@ def score(model, ids, labels, num_classes, batch=256):
 
 
 def predict_proba(model, ids, batch=256):
+    if isinstance(model, DocVectorClassifier):          # ids are document vectors (N, D)
+        return np.concatenate([model.predict_proba(ids[s:s + batch], None) for s in range(0, len(ids), batch)])
     order = np.argsort([len(x) for x in ids], kind="stable")   # similar lengths together: less padding
     out = np.empty((len(ids), model.config.num_classes))
     for s in range(0, len(ids), batch):
@@ -151,11 +186,22 @@ def _restore(run):
     return tok, Vocab.from_json(run["vocab"]), run["labels"]
 
 
+def _inputs(run, model, vocab, tok, texts):
+    """Id lists of the texts, or their inferred Doc2Vec vectors (N, D) for a DocVectorClassifier."""
+    tokens = [tok.tokenize(t)[:MAX_TOKENS] or ["<empty>"] for t in texts]
+    if not isinstance(model, DocVectorClassifier):
+        return [vocab.encode(t) for t in tokens]
+    d = run["doc2vec"]
+    d2v = rebuild_doc2vec({"words": model.params["doc2vec.words"], "output": model.params["doc2vec.output"]},
+                          d["words"], d["counts"], d["seed"])
+    return infer_vectors(d2v, tokens, d["seed"])
+
+
 def predict(run, model, inputs, args=None):
     tok, vocab, labels = _restore(run)
-    ids = [vocab.encode(tok.tokenize(t)[:MAX_TOKENS] or ["<empty>"]) for t in inputs]
-    if not ids:
+    if not inputs:
         return []
+    ids = _inputs(run, model, vocab, tok, inputs)
     probs = predict_proba(model, ids)
     return [{"text": t, "label": labels[int(p.argmax())],
              "probabilities": {lab: round(float(q), 4) for lab, q in zip(labels, p)}}
@@ -173,6 +219,6 @@ def evaluate(run, model, settings, data=None):
     if unknown:
         raise ValueError(f"{data}: label(s) {unknown} were never seen in training; the model knows {labels}")
     index = {lab: i for i, lab in enumerate(labels)}
-    ids = [vocab.encode(tok.tokenize(t)[:MAX_TOKENS] or ["<empty>"]) for t, _ in examples]
+    ids = _inputs(run, model, vocab, tok, [t for t, _ in examples])
     y = np.array([index[lab] for _, lab in examples], dtype=np.int64)
     return score(model, ids, y, len(labels))
