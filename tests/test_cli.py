@@ -102,7 +102,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(text_file, tmp_path
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "rnnlab.cli"]
     full = str(tmp_path / "full")
-    subprocess.run(cmd + args + ["--out", full], check=True, env=env, capture_output=True)
+    subprocess.run(cmd + args + ["--out", full, "--keep-resume"], check=True, env=env, capture_output=True)
 
     killed = str(tmp_path / "killed")
     proc = subprocess.Popen(cmd + args + ["--out", killed], env=env, stdout=subprocess.DEVNULL,
@@ -128,7 +128,8 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(text_file, tmp_path
     proc.kill()
     proc.wait()
     assert step >= 150
-    r = subprocess.run(cmd + ["train", "--resume", killed, "--quiet"], env=env, capture_output=True, text=True)
+    r = subprocess.run(cmd + ["train", "--resume", killed, "--quiet", "--keep-resume"], env=env, capture_output=True,
+                       text=True)
     assert r.returncode == 0, r.stderr
     a, b = _weights(os.path.join(full, "resume.safetensors")), _weights(resume)
     assert a.keys() == b.keys()

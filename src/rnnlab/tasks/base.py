@@ -23,6 +23,7 @@ from ..train.checkpoint import CheckpointError, atomic_write_json, check_weights
 class Task:
     name = None
     monitor = ("val_loss", "min")
+    tiebreak = None                 # a validation loss key that decides between epochs tied on ``monitor``
 
     def __init__(self, model, extra):
         self.model = model

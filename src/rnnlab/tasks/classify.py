@@ -31,6 +31,7 @@ def macro_f1(y_true, y_pred, num_classes):
 class ClassifyTask(Task):
     name = "classify"
     monitor = ("accuracy", "max")
+    tiebreak = "loss"
 
     def __init__(self, examples, settings):
         s = settings

@@ -341,7 +341,10 @@ def generate(run, model, args):
     if quarters < 1:
         raise ValueError(f"--length must be >= 1 quarter note, got {quarters}")
     prime, prime_desc = resolve_prime(run, args.prime)
-    out = args.output or os.path.join(args.dir, "generated.mid")
+    if not args.output:
+        raise ValueError("music generate needs --output FILE.mid (the MIDI file to write; its MusicXML goes next "
+                         "to it)")
+    out = args.output
     if run["mode"] == "pianoroll":
         lowest, P = run["lowest"], run["pitches"]
         kept = [tuple(p for p in f if lowest <= p < lowest + P) for f in prime["frames"]]
@@ -423,7 +426,10 @@ def read_score(path):
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
     try:
-        score = music21.converter.parse(path)
+        # parsed without music21's cache: it stores and reloads pickles in a shared temp folder
+        converter = music21.converter.Converter()
+        converter.parseFileNoPickle(path)
+        score = converter.stream
         parts = vocal_parts(score) if getattr(score, "parts", None) else [score]
         frames, soprano = pianoroll(score_notes(parts)), soprano_line(parts[0])
     except Exception as e:  # noqa: BLE001 - music21 raises many kinds of errors for a bad file
