@@ -29,8 +29,8 @@ class UsageError(ValueError):
 def _shared_flags(sp):
     """--threads and --debug are accepted before or after the subcommand."""
     sp.add_argument("--threads", type=flag_type("threads"), default=argparse.SUPPRESS,
-                    help=help_range("threads", "BLAS threads (default: 1 for hidden sizes below 512, else all cores; "
-                                    "1 is faster on a busy machine)"))
+                    help=help_range("threads", "BLAS threads (default: 1; all cores for hidden sizes from 512 on "
+                                    "an idle machine)"))
     sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                     help="show the Python traceback of an internal error")
 

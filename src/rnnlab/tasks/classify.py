@@ -154,13 +154,16 @@ def _restore(run):
 
 def predict(run, model, inputs, args=None):
     tok, vocab, labels = _restore(run)
-    ids = [vocab.encode(tok.tokenize(t)[:MAX_TOKENS] or ["<empty>"]) for t in inputs]
+    tokens = [tok.tokenize(t)[:MAX_TOKENS] or ["<empty>"] for t in inputs]
+    ids = [vocab.encode(t) for t in tokens]
     if not ids:
         return []
     probs = predict_proba(model, ids)
+    # words the model never saw are read as <unk>: listed, so a prediction resting on them can be judged
     return [{"text": t, "label": labels[int(p.argmax())],
-             "probabilities": {lab: round(float(q), 4) for lab, q in zip(labels, p)}}
-            for t, p in zip(inputs, probs)]
+             "probabilities": {lab: round(float(q), 4) for lab, q in zip(labels, p)},
+             "unknown": [w for w in ws if w not in vocab and w != "<empty>"]}
+            for t, p, ws in zip(inputs, probs, tokens)]
 
 
 def evaluate(run, model, settings, data=None):

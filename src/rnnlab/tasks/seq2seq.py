@@ -360,7 +360,8 @@ def predict(run, model, inputs, args=None):
                           length_penalty=alpha)[0]
         tokens = hyp.tokens[:-1] if hyp.finished else hyp.tokens
         result = {"input": text, "output": detokenize(codec.output_tokens(tokens), codec.corpus.target),
-                  "score": round(float(hyp.score), 4)}
+                  "score": round(float(hyp.score), 4),
+                  "unknown": [t for t in codec.corpus.src_tokens(text) if t not in codec.src_vocab]}
         if show:
             result["source_tokens"] = codec.src_vocab.decode(ids, skip_special=False)
             result["target_tokens"] = codec.tgt_vocab.decode(hyp.tokens, skip_special=False)

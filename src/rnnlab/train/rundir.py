@@ -25,17 +25,28 @@ def free_name(out):
     return f"{base}-{n}"
 
 
-def claim_run_dir(out, overwrite=False):
+def check_run_dir(out, overwrite=False):
+    """Refuse (changing nothing) an --out that is a file or holds a run the user did not ask to replace."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise NotADirectoryError(20, "exists and is not a directory (give --out a folder)", out)
-    os.makedirs(out, exist_ok=True)
-    found = run_files(out)
-    if not found:
-        return
-    if not overwrite:
+    parent = os.path.dirname(os.path.abspath(out))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise NotADirectoryError(20, "is not a directory, so --out cannot be created below it", parent)
+    found = run_files(out) if os.path.isdir(out) else []
+    if found and not overwrite:
         raise ValueError(f"{out} already holds a run ({', '.join(found)}); continue it with `rnnlab train --resume "
                          f"{out}`, replace it with --overwrite (its files are kept until the new run has a "
                          f"model), or choose a new --out such as {free_name(out)}")
+    return found
+
+
+def claim_run_dir(out, overwrite=False):
+    found = check_run_dir(out, overwrite)
+    os.makedirs(out, exist_ok=True)
+    if not found:
+        return
     previous = os.path.join(out, PREVIOUS)
     if os.path.isdir(previous) and "model.safetensors" not in found:
         # an earlier --overwrite was stopped before its first model: its files are the ones to drop
