@@ -56,8 +56,22 @@ def w(tmp_path_factory):
     f["lm"], f["clf"] = str(d / "lm"), str(d / "clf")
     _main(["train", "charlm", "--data", f["text"], "--layers", "1", "--bptt", "8", "--out", f["lm"]] + TINY)
     _main(["train", "classify", "--data", f["csv"], "--out", f["clf"]] + TINY)
-    f["digests"] = {k: _digest(f[k]) for k in ("lm", "clf")}
+    f["conll"] = _write(d / "ner.conll", "".join(f"{name} B-PER\nflew O\nto O\n{city} B-LOC\n.\tO\n\n"
+                                                 for name in ("Bob", "Ann", "Tom", "Eve")
+                                                 for city in ("Oslo", "Rome", "Paris", "Lima")))
+    f["tsv"] = _write(d / "pairs.tsv", "".join(f"{a}{b}\t{b}{a}\n" for a in ("abc", "hello", "world", "cat")
+                                             for b in ("dog", "tree", "moon", "sun")))
+    f["chorales"] = _write(d / "chorales.json", json.dumps(
+        [{"name": f"c{i}", "frames": [[48 + (i + j) % 5, 60, 67] for j in range(10)]} for i in range(12)]))
+    f["tag"], f["s2s"], f["music"] = str(d / "tag"), str(d / "s2s"), str(d / "music")
+    _main(["train", "tag", "--data", f["conll"], "--out", f["tag"]] + TINY)
+    _main(["train", "seq2seq", "--data", f["tsv"], "--out", f["s2s"]] + TINY)
+    _main(["train", "music", "--data", f["chorales"], "--out", f["music"]] + TINY)
+    f["digests"] = {k: _digest(f[k]) for k in RUNS}
     return f
+
+
+RUNS = ("lm", "clf", "tag", "s2s", "music")
 
 
 def copy_run(w, name, new):
@@ -329,6 +343,43 @@ CASES = {
     "evaluate args.json corrupt": (lambda w: ["evaluate", run_dir_with(w, "clf", "e2", "args.json", truncate)],
                                    "args.json"),
     "evaluate text data for a classifier": (lambda w: ["evaluate", w["clf"], "--data", w["text"]], "corpus.txt"),
+    # ------------------------------------------------------------------ tagger, seq2seq, music models
+    "tag predict beam": (lambda w: ["predict", w["tag"], "Bob flew", "--beam", "2"], "--beam"),
+    "tag predict show-attention": (lambda w: ["predict", w["tag"], "Bob", "--show-attention"], "--show-attention"),
+    "tag evaluate unseen tag": (lambda w: ["evaluate", w["tag"], "--data", data_file(w, "u.conll", "Bob B-ORG\n")],
+                                "B-ORG"),
+    "tag evaluate ragged": (lambda w: ["evaluate", w["tag"], "--data", data_file(w, "rg.conll", "a O\nb O c\n")],
+                            "rg.conll:2"),
+    "tag generate": (lambda w: ["generate", w["tag"]], "does not generate"),
+    "tag config without labels": (lambda w: ["predict", run_dir_with(w, "tag", "t1", "config.json",
+                                                                    delkey("labels")), "Bob"], "labels"),
+    "seq2seq predict beam 0": (lambda w: ["predict", w["s2s"], "abc", "--beam", "0"], "--beam"),
+    "seq2seq predict beam huge": (lambda w: ["predict", w["s2s"], "abc", "--beam", "101"], "--beam"),
+    "seq2seq predict nothing to translate": (lambda w: ["predict", w["s2s"], "   "], "no tokens"),
+    "seq2seq evaluate no tab": (lambda w: ["evaluate", w["s2s"], "--data", data_file(w, "nt2.tsv", "abc cba\n")],
+                                "no tab"),
+    "seq2seq evaluate beam 0": (lambda w: ["evaluate", w["s2s"], "--beam", "0"], "--beam"),
+    "seq2seq generate": (lambda w: ["generate", w["s2s"]], "does not generate"),
+    "seq2seq config without corpus": (lambda w: ["predict", run_dir_with(w, "s2s", "s1", "config.json",
+                                                                        delkey("corpus")), "abc"], "corpus"),
+    "music without output": (lambda w: ["generate", w["music"], "--length", "4"], "--output"),
+    "music output not midi": (lambda w: ["generate", w["music"], "--output", os.path.join(w["dir"], "x.txt")],
+                              ".mid"),
+    "music output below a file": (lambda w: ["generate", w["music"], "--output", w["text"] + "/x.mid"],
+                                  "corpus.txt"),
+    "music top-k for a piano roll": (lambda w: ["generate", w["music"], "--top-k", "3", "--output",
+                                                os.path.join(w["dir"], "m.mid")], "--top-k"),
+    "music prime unknown name": (lambda w: ["generate", w["music"], "--prime", "nosuchpiece", "--output",
+                                            os.path.join(w["dir"], "m.mid")], "nosuchpiece"),
+    "music prime index out of range": (lambda w: ["generate", w["music"], "--prime", "999", "--output",
+                                                  os.path.join(w["dir"], "m.mid")], "999"),
+    "music prime broken midi": (lambda w: ["generate", w["music"], "--prime",
+                                           data_file(w, "bad.mid", b"MThd\x00\x00 not midi"), "--output",
+                                           os.path.join(w["dir"], "m.mid")], "bad.mid"),
+    "music predict": (lambda w: ["predict", w["music"], "x"], "does not predict"),
+    "music evaluate bad json": (lambda w: ["evaluate", w["music"], "--data", data_file(w, "mj.json", "[1, 2]")],
+                                "mj.json"),
+    "music evaluate beam": (lambda w: ["evaluate", w["music"], "--beam", "2"], "--beam"),
     # ------------------------------------------------------------------ data and the command itself
     "data get unknown": (lambda w: ["data", "get", "nosuchset"], "nosuchset"),
     "data without subcommand": (lambda w: ["data"], "data_command"),
@@ -406,4 +457,4 @@ def test_bad_input_is_one_clean_line(w, name, capsys, monkeypatch):
 
 def test_the_sweep_is_large_and_lost_nothing(w):
     assert len(CASES) >= 100
-    assert {k: _digest(w[k]) for k in ("lm", "clf")} == w["digests"]
+    assert {k: _digest(w[k]) for k in RUNS} == w["digests"]

@@ -354,7 +354,7 @@ def predict(run, model, inputs, args=None):
     out = []
     for text in inputs:
         ids = codec.src_ids(text)
-        if not ids:
+        if not ids or not text.strip():
             raise ValueError(f"input {text!r} has no tokens to translate")
         hyp = beam_search(model, np.array(ids), bos=codec.bos, eos=codec.eos, beam=beam, max_len=codec.max_len,
                           length_penalty=alpha)[0]

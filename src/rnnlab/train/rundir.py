@@ -25,15 +25,20 @@ def free_name(out):
     return f"{base}-{n}"
 
 
+def check_parent_dir(path, flag):
+    """The nearest existing folder above ``path`` must be a folder (not a file), so ``path`` can be created."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise NotADirectoryError(20, f"is not a directory, so {flag} cannot be created below it", parent)
+
+
 def check_run_dir(out, overwrite=False):
     """Refuse (changing nothing) an --out that is a file or holds a run the user did not ask to replace."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise NotADirectoryError(20, "exists and is not a directory (give --out a folder)", out)
-    parent = os.path.dirname(os.path.abspath(out))
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise NotADirectoryError(20, "is not a directory, so --out cannot be created below it", parent)
+    check_parent_dir(out, "--out")
     found = run_files(out) if os.path.isdir(out) else []
     if found and not overwrite:
         raise ValueError(f"{out} already holds a run ({', '.join(found)}); continue it with `rnnlab train --resume "
