@@ -174,6 +174,8 @@ CASES = {
     "hidden 0": (lambda w: lm_train(w, "--hidden", "0"), "--hidden"),
     "hidden too big": (lambda w: lm_train(w, "--hidden", "100000"), "--hidden"),
     "memory estimate": (lambda w: lm_train(w, "--hidden", "60000", "--layers", "64", "--embed", "60000"), "GiB"),
+    "memory estimate of BPTT": (lambda w: lm_train(w, "--hidden", "4096", "--batch", "100000", "--bptt", "100000"),
+                                "GiB"),
     "layers 0": (lambda w: lm_train(w, "--layers", "0"), "--layers"),
     "embed 0": (lambda w: lm_train(w, "--embed", "0"), "--embed"),
     "dropout 1": (lambda w: lm_train(w, "--dropout", "1"), "--dropout"),

@@ -107,11 +107,14 @@ def check_memory(settings):
     h, e = settings.get("hidden") or 0, settings.get("embed") or 0
     layers, dirs = settings.get("layers") or 1, 2 if settings.get("bidirectional") else 1
     weights = layers * dirs * 4 * h * (max(e, h * dirs) + h + 2)      # LSTM-sized recurrent weights
-    need = weights * 4 * 5            # float32; weights, gradients, two Adam moments, resume copy
+    # what BPTT keeps for a charlm chunk: gates, cell and hidden states of every step and layer
+    activations = (settings.get("batch") or 1) * (settings.get("bptt") or 1) * layers * dirs * 6 * h
+    need = (weights * 5 + activations * 2) * 4     # float32; weights, gradients, two Adam moments, resume copy
     try:
         have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return
     if need > have:
-        raise ValueError(f"--hidden {h} --embed {e} --layers {layers} needs about {need / 2**30:.0f} GiB for the "
-                         f"recurrent weights, gradients and optimizer state; this machine has {have / 2**30:.0f} GiB")
+        raise ValueError(f"--hidden {h} --embed {e} --layers {layers} --batch {settings.get('batch')} needs about "
+                         f"{need / 2**30:.0f} GiB for the recurrent weights, gradients, optimizer state and what "
+                         f"BPTT keeps; this machine has {have / 2**30:.0f} GiB")

@@ -60,6 +60,8 @@ class Trainer:
     def __init__(self, task, config, out_dir):
         if config.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {config.optimizer!r}")
+        if config.epochs is None and config.max_time is None and not config.patience:
+            raise ValueError("TrainConfig needs epochs, max_time or patience: nothing would stop training")
         self.task, self.config, self.out = task, config, out_dir
         model = task.model
         kw = {"lr": config.lr, "weight_decay": config.weight_decay}
