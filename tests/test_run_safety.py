@@ -244,6 +244,9 @@ def test_killed_at_any_moment_then_resumed_equals_the_uninterrupted_run(uninterr
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     assert _without_times(os.path.join(out, "metrics.jsonl")) == _without_times(os.path.join(full, "metrics.jsonl"))
+    resumed, uninterrupted = json.loads(r.stdout.splitlines()[-1]), json.load(open(os.path.join(full, "metrics.json")))
+    resumed.pop("train_seconds"), uninterrupted.pop("train_seconds")
+    assert resumed == uninterrupted
 
 
 def test_ctrl_c_says_how_to_resume(corpus, tmp_path, capsys, monkeypatch):
