@@ -53,7 +53,8 @@ def build_parser():
     t.add_argument("--layers", type=flag_type("layers"), help=help_range("layers"))
     t.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None,
                    help="bidirectional recurrent layers (--no-bidirectional: forward only)")
-    t.add_argument("--char-embed", type=flag_type("char_embed"), help=help_range("char_embed", "tag: character-feature size (0: none)"))
+    t.add_argument("--char-embed", type=flag_type("char_embed"),
+                   help=help_range("char_embed", "tag: character-feature size (0: none)"))
     t.add_argument("--embed", type=flag_type("embed"), help=help_range("embed"))
     t.add_argument("--dropout", type=flag_type("dropout"), help=help_range("dropout"))
     t.add_argument("--epochs", type=flag_type("epochs"), help=help_range("epochs"))
@@ -168,6 +169,8 @@ def _message(e):
         where = f"{e.filename}: " if e.filename else ""
         return " ".join(f"{where}{e.strerror or e}".split())
     msg = " ".join(str(e).split())
+    if isinstance(e, MemoryError):
+        return f"out of memory ({msg or 'an allocation failed'}); try a smaller --batch, --bptt, --hidden or --limit"
     if _is_user_error(e):
         return msg
     return f"internal error: {type(e).__name__}: {msg[:300]} (run with --debug for the traceback)"
@@ -224,7 +227,8 @@ def _stdin_lines():
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise ValueError(f"<stdin>:{n}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1})") from None
+            raise ValueError(f"<stdin>:{n}: not UTF-8 text (byte 0x{raw[e.start]:02x} "
+                             f"at column {e.start + 1})") from None
         line = line.removeprefix("\ufeff") if n == 1 else line
         line = line.rstrip("\r\n")
         if line.strip():

@@ -57,8 +57,8 @@ def settings_from_args(args):
 
 
 # flags that would change a run's settings; --resume takes them from OUT/args.json
-RESUME_FIXED = ("data", "level", "cell", "hidden", "layers", "bidirectional", "char_embed", "embed", "dropout", "epochs",
-                "max_time", "batch", "bptt", "lr", "optimizer", "clip", "patience", "lr_schedule", "pooling",
+RESUME_FIXED = ("data", "level", "cell", "hidden", "layers", "bidirectional", "char_embed", "embed", "dropout",
+                "epochs", "max_time", "batch", "bptt", "lr", "optimizer", "clip", "patience", "lr_schedule", "pooling",
                 "pretrained", "freeze_embeddings", "crf", "init", "pca", "mode", "attention", "limit", "seed",
                 "save_every", "out")
 
@@ -169,7 +169,7 @@ def predict(out, inputs, args=None):
 
 
 def predict_stream(out, batches, args=None):
-    """Predictions for each batch of inputs in turn (one model load): a stream of stdin lines is answered line by line."""
+    """Predictions for each batch of inputs in turn, with one model load: stdin is answered line by line."""
     run, model, mod = _load(out)
     if not hasattr(mod, "predict"):
         raise ValueError(f"{out}: a {run['task']} model does not predict; use `rnnlab generate`")
