@@ -63,15 +63,32 @@ def w(tmp_path_factory):
                                              for b in ("dog", "tree", "moon", "sun")))
     f["chorales"] = _write(d / "chorales.json", json.dumps(
         [{"name": f"c{i}", "frames": [[48 + (i + j) % 5, 60, 67] for j in range(10)]} for i in range(12)]))
-    f["tag"], f["s2s"], f["music"] = str(d / "tag"), str(d / "s2s"), str(d / "music")
+    f["images"] = _caption_folder(d / "images")
+    f["tag"], f["s2s"], f["music"], f["cap"] = str(d / "tag"), str(d / "s2s"), str(d / "music"), str(d / "cap")
     _main(["train", "tag", "--data", f["conll"], "--out", f["tag"]] + TINY)
     _main(["train", "seq2seq", "--data", f["tsv"], "--out", f["s2s"]] + TINY)
     _main(["train", "music", "--data", f["chorales"], "--out", f["music"]] + TINY)
+    _main(["train", "caption", "--data", f["images"], "--out", f["cap"], "--pca", "4"] + TINY)
     f["digests"] = {k: _digest(f[k]) for k in RUNS}
     return f
 
 
-RUNS = ("lm", "clf", "tag", "s2s", "music")
+RUNS = ("lm", "clf", "tag", "s2s", "music", "cap")
+
+
+def _caption_folder(folder):
+    """30 one-colour squares named by their colour."""
+    from PIL import Image
+
+    folder.mkdir()
+    colours = {"red": (220, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 220)}
+    lines = []
+    for i in range(30):
+        name = list(colours)[i % 3]
+        Image.new("RGB", (8, 8), colours[name]).save(folder / f"{i}.png")
+        lines.append(f"{i}.png\ta {name} square\n")
+    (folder / "captions.tsv").write_text("".join(lines))
+    return str(folder)
 
 
 def copy_run(w, name, new):
@@ -382,6 +399,13 @@ CASES = {
     "music evaluate bad json": (lambda w: ["evaluate", w["music"], "--data", data_file(w, "mj.json", "[1, 2]")],
                                 "mj.json"),
     "music evaluate beam": (lambda w: ["evaluate", w["music"], "--beam", "2"], "--beam"),
+    "caption predict missing image": (lambda w: ["predict", w["cap"], "/nonexistent/a.png"], "a.png"),
+    "caption predict not an image": (lambda w: ["predict", w["cap"], w["text"]], "not an image"),
+    "caption predict show-attention": (lambda w: ["predict", w["cap"], w["text"], "--show-attention"],
+                                       "--show-attention"),
+    "caption generate": (lambda w: ["generate", w["cap"]], "does not generate"),
+    "caption evaluate missing folder": (lambda w: ["evaluate", w["cap"], "--data", "/nonexistent/imgs"], "imgs"),
+    "caption evaluate bad captions": (lambda w: ["evaluate", w["cap"], "--data", _bad_captions(w)], "captions.tsv"),
     # ------------------------------------------------------------------ data and the command itself
     "data get unknown": (lambda w: ["data", "get", "nosuchset"], "nosuchset"),
     "data without subcommand": (lambda w: ["data"], "data_command"),
@@ -390,6 +414,13 @@ CASES = {
     "unknown command": (lambda w: ["serve"], "serve"),
     "version with junk": (lambda w: ["--threads", "2", "nothing"], "nothing"),
 }
+
+
+def _bad_captions(w):
+    folder = w["dir"] / "badcap"
+    folder.mkdir(exist_ok=True)
+    (folder / "captions.tsv").write_text("missing.png\ta red square\n")
+    return str(folder)
 
 
 def _set_config(key, value):
