@@ -405,7 +405,7 @@ CASES = {
                                        "--show-attention"),
     "caption generate": (lambda w: ["generate", w["cap"]], "does not generate"),
     "caption evaluate missing folder": (lambda w: ["evaluate", w["cap"], "--data", "/nonexistent/imgs"], "imgs"),
-    "caption evaluate bad captions": (lambda w: ["evaluate", w["cap"], "--data", _bad_captions(w)], "captions.tsv"),
+    "caption evaluate bad captions": (lambda w: ["evaluate", w["cap"], "--data", _bad_captions(w)], "missing.png"),
     # ------------------------------------------------------------------ data and the command itself
     "data get unknown": (lambda w: ["data", "get", "nosuchset"], "nosuchset"),
     "data without subcommand": (lambda w: ["data"], "data_command"),
