@@ -262,3 +262,30 @@ def test_ctrl_c_says_how_to_resume(corpus, tmp_path, capsys, monkeypatch):
     monkeypatch.undo()
     rc, _, err = run_cli(["train", "--resume", out], capsys)
     assert rc == 0, err
+
+
+def test_ctrl_c_saves_at_the_step_boundary_and_the_resumed_run_is_exact(corpus, tmp_path, capsys, monkeypatch):
+    from rnnlab.tasks.charlm import CharLMTask
+    from rnnlab.train import checkpoint
+
+    step, calls = CharLMTask.train_step, [0]
+
+    def press_ctrl_c_in_step_5(self, *a):
+        calls[0] += 1
+        if calls[0] == 5:
+            os.kill(os.getpid(), signal.SIGINT)      # arrives in the middle of the step
+        return step(self, *a)
+
+    out, full = str(tmp_path / "run"), str(tmp_path / "full")
+    flags = ["--epochs", "2", "--save-every", "3600", "--keep-resume"]
+    with monkeypatch.context() as m:
+        m.setattr(CharLMTask, "train_step", press_ctrl_c_in_step_5)
+        rc, _, err = run_cli(["train", "charlm", "--data", corpus, "--out", out] + TINY + flags, capsys)
+    assert rc == 130 and "resume with: rnnlab train --resume" in err
+    _, meta = checkpoint.load_arrays(os.path.join(out, "resume.safetensors"))
+    assert meta["trainer"]["global_step"] == 5                # the step that was running was finished and saved
+    assert run_cli(["train", "--resume", out, "--keep-resume"], capsys)[0] == 0
+    assert run_cli(["train", "charlm", "--data", corpus, "--out", full] + TINY + flags, capsys)[0] == 0
+    a, b = _weights(os.path.join(full, "resume.safetensors")), _weights(os.path.join(out, "resume.safetensors"))
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)

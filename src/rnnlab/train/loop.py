@@ -16,10 +16,13 @@ epoch cap when ``epochs`` is None), after ``patience`` epochs without improvemen
 or when the learning-rate schedule has cut the rate below ``CONVERGED_LR`` of its
 start; the final metrics name which (``stop_reason``) and count steps and epochs.
 """
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 
@@ -114,6 +117,29 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
     def fit(self, resume=False):
+        with self._ctrl_c_at_step_boundary():
+            return self._fit(resume)
+
+    @contextlib.contextmanager
+    def _ctrl_c_at_step_boundary(self):
+        """A first Ctrl-C stops after the current step, with a resume checkpoint; a second one stops at once."""
+        self.interrupted = False
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame):
+            self.interrupted = True
+            signal.signal(signal.SIGINT, previous)
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _fit(self, resume):
         cfg, task, st = self.config, self.task, self.state
         os.makedirs(self.out, exist_ok=True)
         remove_temp_files(self.out)          # left by a run killed while saving
@@ -163,6 +189,10 @@ class Trainer:
                 st["global_step"] += 1
                 st["elapsed"] = time.monotonic() - t_start
                 log.step(np.mean(losses[-20:]), tokens / max(time.monotonic() - t0, 1e-9), st["elapsed"])
+                if self.interrupted:
+                    log.close()
+                    self.save_resume()
+                    raise KeyboardInterrupt
                 if cfg.max_time is not None and st["elapsed"] >= cfg.max_time:
                     out_of_time = True
                     break
