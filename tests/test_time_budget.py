@@ -65,7 +65,7 @@ def test_time_budget_without_epochs_trains_past_the_old_cap_and_stops_at_the_bud
 
 
 def test_stop_reason_epochs(corpus, tmp_path, capsys):
-    final, history = train(["--data", corpus, "--epochs", "2", "--max-time", "3600"], tmp_path, capsys)
+    final, history = train(["--data", corpus, "--epochs", "2", "--max-time", "3600", "--patience", "0"], tmp_path, capsys)
     assert final["stop_reason"] == "epochs" and final["epochs_run"] == 2
     assert final["steps"] == history[-1]["step"] > 0
 
@@ -82,7 +82,7 @@ def test_stop_reason_early_stopping(corpus, tmp_path, capsys, monkeypatch):
 def test_stop_reason_converged(corpus, tmp_path, capsys):
     # the step schedule halves the rate every epoch: below 1e-4 of the start after 14 epochs
     final, history = train(["--data", corpus, "--epochs", "100", "--patience", "0", "--lr-schedule", "step",
-                            "--limit", "600"], tmp_path, capsys)
+                            "--lr", "0.002", "--limit", "600"], tmp_path, capsys)
     assert final["stop_reason"] == "converged" and final["epochs_run"] == 14
     # the last epoch trained at 2e-3 / 2**13; the next would have been below 1e-4 of the start
     assert history[-1]["lr"] / 2 < 1e-4 * 2e-3 <= history[-1]["lr"]
