@@ -161,7 +161,6 @@ def lm_train(w, *flags):
     return ["train", "charlm", "--data", w["text"], "--out", out(w), "--layers", "1", "--bptt", "8"] + TINY + list(flags)
 
 
-T = "train"
 CASES = {
     # ------------------------------------------------------------------ flag ranges (train)
     "epochs 0": (lambda w: lm_train(w, "--epochs", "0"), "--epochs"),
@@ -479,10 +478,7 @@ def test_bad_input_is_one_clean_line(w, name, capsys, monkeypatch):
     if len(case) > 2:
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(case[2]), encoding="utf-8"))
     capsys.readouterr()
-    try:
-        rc, stdout, err = run_cli(argv, capsys)
-    except SystemExit as e:      # argparse's -h/--version only
-        rc, (stdout, err) = e.code, capsys.readouterr()
+    rc, _, err = run_cli(argv, capsys)
     result = outcome(rc, err)
     assert result == "clean", (result, rc, err[-2000:])
     assert case[1] in err, (case[1], err)
