@@ -283,6 +283,8 @@ CASES = {
                                                                                   setkey("lr", -1))], "lr"),
     "resume args.json unknown task": (lambda w: ["train", "--resume", run_dir_with(w, "lm", "r10", "args.json",
                                                                                    setkey("task", "poetry"))], "poetry"),
+    "resume args.json unknown optimizer": (lambda w: ["train", "--resume", run_dir_with(
+        w, "lm", "r18", "args.json", setkey("optimizer", "lion"))], "optimizer"),
     "resume args.json no task": (lambda w: ["train", "--resume", run_dir_with(w, "lm", "r11", "args.json",
                                                                               delkey("task"))], "task"),
     "resume args.json a list": (lambda w: ["train", "--resume", run_dir_with(w, "lm", "r12", "args.json",

@@ -12,7 +12,7 @@ import sys
 import warnings
 
 from . import __version__
-from .ranges import flag_type, help_range
+from .ranges import CHOICES, flag_type, help_range
 
 
 class Parser(argparse.ArgumentParser):
@@ -46,7 +46,7 @@ def build_parser():
     t.add_argument("task", nargs="?", help="charlm | classify | tag | seq2seq | music | caption")
     t.add_argument("--data", help="a built-in dataset name (see `rnnlab data list`) or a path to your own file "
                    "(caption: a folder with captions.tsv)")
-    t.add_argument("--level", choices=["char", "word", "auto"],
+    t.add_argument("--level", choices=CHOICES["level"],
                    help="charlm: characters or words as tokens; seq2seq TSV: char|word on both sides (default auto)")
     t.add_argument("--cell", default=None, help="rnn | lstm | gru (| bag for classify)")
     t.add_argument("--hidden", type=flag_type("hidden"), help=help_range("hidden"))
@@ -64,21 +64,21 @@ def build_parser():
     t.add_argument("--batch", type=flag_type("batch"), help=help_range("batch"))
     t.add_argument("--bptt", type=flag_type("bptt"), help=help_range("bptt", "charlm: steps per truncated-BPTT chunk"))
     t.add_argument("--lr", type=flag_type("lr"), help=help_range("lr"))
-    t.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop", "adagrad"])
+    t.add_argument("--optimizer", choices=CHOICES["optimizer"])
     t.add_argument("--clip", type=flag_type("clip"), help=help_range("clip", "global gradient-norm limit (0: off)"))
     t.add_argument("--patience", type=flag_type("patience"),
                    help=help_range("patience", "early stopping after N epochs without improvement (0: off)"))
-    t.add_argument("--lr-schedule", choices=["plateau", "cosine", "step", "none"])
-    t.add_argument("--pooling", choices=["last", "mean", "max"], help="classify: how the sequence is summarised")
+    t.add_argument("--lr-schedule", choices=CHOICES["lr_schedule"])
+    t.add_argument("--pooling", choices=CHOICES["pooling"], help="classify: how the sequence is summarised")
     t.add_argument("--pretrained", help="classify/tag: initial word vectors: glove | word2vec | fasttext | none")
     t.add_argument("--freeze-embeddings", action="store_true", default=None)
     t.add_argument("--crf", action="store_true", default=None, help="tag: CRF output layer")
-    t.add_argument("--init", choices=["state", "input", "both"], help="caption: the image sets the initial state, "
+    t.add_argument("--init", choices=CHOICES["init"], help="caption: the image sets the initial state, "
                    "is fed at every step, or both")
     t.add_argument("--pca", type=flag_type("pca"),
                    help=help_range("pca", "caption: PCA components of the image features (0: raw pixels)"))
-    t.add_argument("--mode", choices=["pianoroll", "melody"], help="music: polyphonic piano roll or soprano melody")
-    t.add_argument("--attention", choices=["luong", "bahdanau", "none"], help="seq2seq attention")
+    t.add_argument("--mode", choices=CHOICES["mode"], help="music: polyphonic piano roll or soprano melody")
+    t.add_argument("--attention", choices=CHOICES["attention"], help="seq2seq attention")
     t.add_argument("--limit", type=flag_type("limit"),
                    help=help_range("limit", "use only the first N examples (or characters for charlm)"))
     t.add_argument("--seed", type=flag_type("seed"), help=help_range("seed"))

@@ -2,6 +2,7 @@
 
     RANGES["epochs"] -> Range(kind="int", low=1, ...)
     flag_type("epochs")          an argparse ``type=`` that rejects values out of range
+    CHOICES["optimizer"]         the values a setting with a fixed set of values takes
     check_settings(settings, where)  every known key of a settings dict, naming ``where`` and the key
 """
 import argparse
@@ -68,6 +69,13 @@ RANGES = {
 }
 
 
+# settings with a fixed set of values (the flags' choices)
+CHOICES = {"level": ["char", "word", "auto"], "optimizer": ["adam", "adamw", "sgd", "rmsprop", "adagrad"],
+           "lr_schedule": ["plateau", "cosine", "step", "none"], "pooling": ["last", "mean", "max"],
+           "init": ["state", "input", "both"], "mode": ["pianoroll", "melody"],
+           "attention": ["luong", "bahdanau", "none"]}
+
+
 def flag_type(key):
     """An argparse type for the flag of ``key``: a bad value is one line naming the flag and the range."""
     r = RANGES[key]
@@ -97,6 +105,8 @@ def check_settings(settings, where):
                 RANGES[key].check(value)
             except ValueError as e:
                 raise ValueError(f"{where}: {key} {e}") from None
+        if key in CHOICES and value is not None and value not in CHOICES[key]:
+            raise ValueError(f"{where}: {key} must be one of {', '.join(CHOICES[key])}, got {value!r}")
     for key in ("task", "data"):
         if not isinstance(settings.get(key), str):
             raise ValueError(f"{where}: {key} must be a string, got {settings.get(key)!r}")
