@@ -489,3 +489,30 @@ def test_bad_input_is_one_clean_line(w, name, capsys, monkeypatch):
 def test_the_sweep_is_large_and_lost_nothing(w):
     assert len(CASES) >= 100
     assert {k: _digest(w[k]) for k in RUNS} == w["digests"]
+
+
+if __name__ == "__main__":
+    # `python tests/test_bad_input_sweep.py`: every case's outcome and the counts
+    import collections
+    import pathlib
+    import tempfile
+
+    class Folders:
+        def mktemp(self, name):
+            return pathlib.Path(tempfile.mkdtemp(prefix=name))
+
+    world, counts = w.__wrapped__(Folders()), collections.Counter()
+    for name in sorted(CASES):
+        case = CASES[name]
+        argv = case[0](world)
+        sys.stdin = io.TextIOWrapper(io.BytesIO(case[2] if len(case) > 2 else b""), encoding="utf-8")
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+            from rnnlab.cli import main
+
+            rc = main(argv)
+        counts[outcome(rc, err.getvalue())] += 1
+        print(f"{outcome(rc, err.getvalue()):9s} {name}: {err.getvalue().strip()[:160]}")
+    lost = sum(_digest(world[k]) != world["digests"][k] for k in RUNS)
+    print(f"{len(CASES)} cases: {counts['clean']} clean errors, {counts['traceback']} tracebacks, "
+          f"{counts['accepted']} silent acceptances, {counts['other']} other, {lost} runs changed (data lost)")
+    shutil.rmtree(world["dir"])
