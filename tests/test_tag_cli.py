@@ -104,7 +104,7 @@ def test_pos_tags_score_accuracy_and_chinese_is_read_per_character(tmp_path, cap
     assert config["char_level"] and config["config"]["char_embed"] == 0 and config["chars"] is None
     rc, stdout, _ = run_cli(["predict", out, "狗 看猫"], capsys)
     got = json.loads(stdout)
-    assert got == {"tokens": ["狗", "看", "猫"], "tags": ["NOUN", "VERB", "NOUN"]}
+    assert got == {"tokens": ["狗", "看", "猫"], "tags": ["NOUN", "VERB", "NOUN"], "unknown": []}
 
 
 def test_ragged_conll_line_is_one_line_error(tmp_path, capsys):

@@ -190,4 +190,4 @@ def test_pieces_and_tokenize():
     assert [len(t) for t, _ in pieces(toks, tags, max_len=3)] == [3, 3, 1]
     assert sum((t for t, _ in pieces(toks, tags, 3)), []) == toks
     assert tokenize("江泽民 在 北京", char_level=True) == ["江", "泽", "民", "在", "北", "京"]
-    assert tokenize("Obama visited 北京 today!", char_level=False) == ["Obama", "visited", "北", "京", "today!"]
+    assert tokenize("Obama visited 北京 today!", char_level=False) == ["Obama", "visited", "北", "京", "today", "!"]

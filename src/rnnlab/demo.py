@@ -16,7 +16,8 @@ def main(argv=None):
     print(f"Training a 2-layer character LSTM on Shakespeare for {a.minutes:g} minutes (rnnlab train charlm) ...",
           flush=True)
     rc = cli(["train", "charlm", "--data", "shakespeare", "--cell", "lstm", "--hidden", "256", "--layers", "2",
-              "--epochs", "1000", "--max-time", str(a.minutes * 60), "--patience", "0", "--out", a.out])
+              "--epochs", "1000", "--max-time", str(a.minutes * 60), "--patience", "0", "--out", a.out,
+              "--overwrite"])   # a rerun of the demo replaces its own earlier run
     if rc:
         return rc
     for temperature in (0.5, 0.8):

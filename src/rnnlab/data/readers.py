@@ -49,7 +49,11 @@ def read_labeled_csv(path: str | Path, text_column: str = "text",
     no data rows, or fewer than two distinct labels.
     """
     path = Path(path)
-    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    text = read_text(path)
+    first = text.split("\n", 1)[0]
+    # a tab-separated file (header `text<TAB>label`) reads the same way
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = next(reader, None) or []
     names = [h.strip().lower() for h in header]
     for want in (text_column, label_column):
@@ -121,7 +125,8 @@ def read_conll(path: str | Path) -> list[tuple[list[str], list[str]]]:
 def read_tsv_pairs(path: str | Path) -> list[tuple[str, str]]:
     """(source, target) pairs from `source<TAB>target` lines (blank lines skipped).
 
-    Columns after the second (e.g. an attribution) are ignored. A non-blank
+    Columns after the second (e.g. an attribution) are ignored; a first line of
+    column names (`source<TAB>target`, see HEADER_NAMES) is skipped. A non-blank
     line without a tab, or with an empty side, raises DataError naming `file:line`.
     """
     path = Path(path)
@@ -134,5 +139,14 @@ def read_tsv_pairs(path: str | Path) -> list[tuple[str, str]]:
         src, tgt = (c.strip() for c in line.split("\t")[:2])
         if not src or not tgt:
             raise DataError(f"{path}:{lineno}: empty {'source' if not src else 'target'}")
+        if not pairs and src.lower() in HEADER_NAMES and tgt.lower() in HEADER_NAMES:
+            continue          # a header row such as `source<TAB>target`
         pairs.append((src, tgt))
+    if not pairs:
+        raise DataError(f"{path}: no source<TAB>target lines")
     return pairs
+
+
+# column names that make a first `a<TAB>b` line a header rather than a pair
+HEADER_NAMES = {"source", "target", "src", "tgt", "input", "output", "text", "translation", "word", "pronunciation",
+                "grapheme", "graphemes", "phoneme", "phonemes"}

@@ -23,6 +23,7 @@ from ..train.checkpoint import CheckpointError, atomic_write_json, check_weights
 class Task:
     name = None
     monitor = ("val_loss", "min")
+    tiebreak = None                 # a validation loss key that decides between epochs tied on ``monitor``
 
     def __init__(self, model, extra):
         self.model = model
@@ -55,17 +56,35 @@ class Task:
         self.model.load_state_dict(arrays)
 
 
+def check_run_config(path, run):
+    """config.json's required keys and their types; CheckpointError naming the file and key."""
+    from . import TASKS
+
+    if not isinstance(run, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(run).__name__}")
+    for key, typ, known in (("task", str, TASKS), ("model", str, MODELS), ("config", dict, None)):
+        if key not in run:
+            raise CheckpointError(f"{path}: missing key {key!r}")
+        if not isinstance(run[key], typ):
+            raise CheckpointError(f"{path}: key {key!r} must be a {'string' if typ is str else 'JSON object'}, "
+                                  f"got {run[key]!r}")
+        if known is not None and run[key] not in known:
+            raise CheckpointError(f"{path}: key {key!r}: unknown {key} {run[key]!r} (known: {', '.join(known)})")
+
+
 def load_run(out):
     """(run config dict, model with the saved weights) from a trained model directory."""
     if not os.path.isdir(out):
         raise CheckpointError(f"{out}: not a model directory (train one with `rnnlab train ... --out {out}`)")
     cfg_path = os.path.join(out, "config.json")
     run = read_json(cfg_path, "config.json")
+    check_run_config(cfg_path, run)
+    cls = MODELS[run["model"]]
     try:
-        cls = MODELS[run["model"]]
         config = config_from_dict(cls.config_class, run["config"], where=cfg_path)
-    except KeyError as e:
-        raise CheckpointError(f"{cfg_path}: missing or unknown entry {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        msg = " ".join(str(e).split())
+        raise CheckpointError(msg if msg.startswith(cfg_path) else f"{cfg_path}: config: {msg}") from None
     model = cls(config)
     path = os.path.join(out, "model.safetensors")
     arrays, _ = load_arrays(path)

@@ -202,8 +202,13 @@ def generate(run, model, args):
         unknown = sorted({c for c in prime if c not in vocab.stoi})
         if unknown:
             raise ValueError(f"--prime has characters the model never saw: {''.join(unknown)!r}")
-    elif len(ids) == 0:
-        ids = vocab.encode("\n")
+    else:
+        unknown = [w for w in WordVocab.TOKEN.findall(prime) if w not in vocab.stoi]
+        if unknown:
+            raise ValueError(f"--prime has words the model never saw (they would be read as <unk>): "
+                             f"{' '.join(unknown[:10])}")
+        if len(ids) == 0:
+            ids = vocab.encode("\n")
     out = model.sample(ids, args.length or 500, temperature=args.temperature, top_k=args.top_k,
                        top_p=args.top_p, seed=args.seed)
     sep = "" if model.config.level == "char" or prime.endswith(("\n", " ")) else " "

@@ -36,6 +36,7 @@ def macro_f1(y_true, y_pred, num_classes):
 class ClassifyTask(Task):
     name = "classify"
     monitor = ("accuracy", "max")
+    tiebreak = "loss"
 
     def __init__(self, examples, settings):
         s = settings
@@ -199,13 +200,16 @@ def _inputs(run, model, vocab, tok, texts):
 
 def predict(run, model, inputs, args=None):
     tok, vocab, labels = _restore(run)
+    tokens = [tok.tokenize(t)[:MAX_TOKENS] or ["<empty>"] for t in inputs]
     if not inputs:
         return []
     ids = _inputs(run, model, vocab, tok, inputs)
     probs = predict_proba(model, ids)
+    # words the model never saw are read as <unk>: listed, so a prediction resting on them can be judged
     return [{"text": t, "label": labels[int(p.argmax())],
-             "probabilities": {lab: round(float(q), 4) for lab, q in zip(labels, p)}}
-            for t, p in zip(inputs, probs)]
+             "probabilities": {lab: round(float(q), 4) for lab, q in zip(labels, p)},
+             "unknown": [w for w in ws if w not in vocab and w != "<empty>"]}
+            for t, p, ws in zip(inputs, probs, tokens)]
 
 
 def evaluate(run, model, settings, data=None):

@@ -41,6 +41,7 @@ from ..data.splits import bucket_batches, split
 from ..losses import cross_entropy
 from ..models.language_model import LanguageModel, LanguageModelConfig
 from ..models.music import PianoRollConfig, PianoRollModel
+from ..train.rundir import check_parent_dir
 from .base import Task
 
 MODES = ("pianoroll", "melody")
@@ -340,8 +341,17 @@ def generate(run, model, args):
     quarters = 64 if args.length is None else args.length
     if quarters < 1:
         raise ValueError(f"--length must be >= 1 quarter note, got {quarters}")
+    if not args.output:
+        raise ValueError("music generate needs --output FILE.mid (the MIDI file to write; its MusicXML goes next "
+                         "to it)")
+    if os.path.splitext(args.output)[1].lower() not in (".mid", ".midi"):
+        raise ValueError(f"--output {args.output}: give a .mid file (the MusicXML goes next to it)")
+    check_parent_dir(args.output, "--output")
+    if run["mode"] == "pianoroll" and (args.top_k is not None or args.top_p is not None):
+        raise ValueError(f"--{'top-k' if args.top_k is not None else 'top-p'} does nothing for a pianoroll model "
+                         f"(each pitch is sampled on its own); use --temperature")
     prime, prime_desc = resolve_prime(run, args.prime)
-    out = args.output or os.path.join(args.dir, "generated.mid")
+    out = args.output
     if run["mode"] == "pianoroll":
         lowest, P = run["lowest"], run["pitches"]
         kept = [tuple(p for p in f if lowest <= p < lowest + P) for f in prime["frames"]]
@@ -423,7 +433,10 @@ def read_score(path):
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
     try:
-        score = music21.converter.parse(path)
+        # parsed without music21's cache: it stores and reloads pickles in a shared temp folder
+        converter = music21.converter.Converter()
+        converter.parseFileNoPickle(path)
+        score = converter.stream
         parts = vocal_parts(score) if getattr(score, "parts", None) else [score]
         frames, soprano = pianoroll(score_notes(parts)), soprano_line(parts[0])
     except Exception as e:  # noqa: BLE001 - music21 raises many kinds of errors for a bad file
@@ -479,10 +492,7 @@ def write_score(score, path):
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    stem, ext = os.path.splitext(path)
-    if ext.lower() not in (".mid", ".midi"):
-        raise ValueError(f"--output {path}: give a .mid file (the MusicXML goes next to it)")
-    xml = stem + ".musicxml"
+    xml = os.path.splitext(path)[0] + ".musicxml"
     score.write("midi", fp=path)
     score.write("musicxml", fp=xml)
     return [path, xml]

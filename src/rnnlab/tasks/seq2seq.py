@@ -354,13 +354,14 @@ def predict(run, model, inputs, args=None):
     out = []
     for text in inputs:
         ids = codec.src_ids(text)
-        if not ids:
+        if not ids or not text.strip():
             raise ValueError(f"input {text!r} has no tokens to translate")
         hyp = beam_search(model, np.array(ids), bos=codec.bos, eos=codec.eos, beam=beam, max_len=codec.max_len,
                           length_penalty=alpha)[0]
         tokens = hyp.tokens[:-1] if hyp.finished else hyp.tokens
         result = {"input": text, "output": detokenize(codec.output_tokens(tokens), codec.corpus.target),
-                  "score": round(float(hyp.score), 4)}
+                  "score": round(float(hyp.score), 4),
+                  "unknown": [t for t in codec.corpus.src_tokens(text) if t not in codec.src_vocab]}
         if show:
             result["source_tokens"] = codec.src_vocab.decode(ids, skip_special=False)
             result["target_tokens"] = codec.tgt_vocab.decode(hyp.tokens, skip_special=False)

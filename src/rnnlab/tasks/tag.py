@@ -75,12 +75,20 @@ def pieces(tokens, tags, max_len=MAX_LEN):
     return [(tokens[i:i + max_len], tags[i:i + max_len]) for i in range(0, len(tokens), max_len)]
 
 
-def tokenize(text, char_level):
+def tokenize(text, char_level, vocab=None):
     """Tokens of one input line: every non-space character (char-level models), else
-    whitespace-separated words with each CJK character a token of its own."""
+    whitespace-separated words with each CJK character a token of its own, and punctuation
+    split off the ends of a word the vocabulary does not know ("Paris." -> "Paris", ".")."""
     if char_level:
         return [c for c in text if not c.isspace()]
-    return re.findall(rf"[{_CJK}]|[^\s{_CJK}]+", text)
+    tokens = []
+    for word in re.findall(rf"[{_CJK}]|[^\s{_CJK}]+", text):
+        m = re.fullmatch(r"([^\w]*)(.*?)([^\w]*)", word)
+        if vocab is not None and word in vocab or not m.group(2):
+            tokens.append(word)
+        else:
+            tokens += list(m.group(1)) + [m.group(2)] + list(m.group(3))
+    return tokens
 
 
 def bio_entities(tags):
@@ -224,7 +232,7 @@ def build(s):
 def predict(run, model, inputs, args=None):
     """One dict per input line: tokens, tags and (BIO models) entities as token spans, end exclusive."""
     enc = Encoder.from_run(run)
-    token_lists = [tokenize(text, enc.char_level) for text in inputs]
+    token_lists = [tokenize(text, enc.char_level, enc.vocab) for text in inputs]
     keep = [i for i, t in enumerate(token_lists) if t]
     tagged = tag_all(model, enc, [token_lists[i] for i in keep]) if keep else []
     tags = [[] for _ in inputs]
@@ -233,7 +241,7 @@ def predict(run, model, inputs, args=None):
     joiner = "" if enc.char_level else " "
     out = []
     for tokens, ts in zip(token_lists, tags):
-        item = {"tokens": tokens, "tags": ts}
+        item = {"tokens": tokens, "tags": ts, "unknown": [t for t in tokens if t not in enc.vocab]}
         if enc.bio:
             item["entities"] = [{"text": joiner.join(tokens[a:b]), "type": kind, "start": a, "end": b}
                                 for kind, a, b in bio_entities(ts)]

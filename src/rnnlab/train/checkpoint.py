@@ -10,11 +10,16 @@ Two kinds of file live in a run directory OUT:
   RNG states and schedule. One file, replaced atomically, so a run killed at any
   moment resumes from a consistent snapshot.
 """
+import errno
+import glob
+import hashlib
 import json
 import os
 import tempfile
 
 import numpy as np
+
+TMP_PREFIX = ".tmp-"
 
 
 class CheckpointError(ValueError):
@@ -22,20 +27,60 @@ class CheckpointError(ValueError):
 
 
 def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` through a temp file in the same folder and a rename."""
+    """Write ``data`` to ``path`` through a temp file in the same folder and a rename.
+
+    The file gets the permissions the umask allows (not mkstemp's 0600). Any OS
+    failure (full disk, read-only folder) leaves the earlier ``path`` untouched, no
+    temp file behind, and raises an OSError that names ``path``.
+    """
     d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
+    tmp = None
     try:
+        os.makedirs(d, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=TMP_PREFIX, suffix=os.path.basename(path))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as e:
+        _discard(tmp)
+        raise OSError(e.errno or errno.EIO, e.strerror or str(e), path) from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp):
+    if tmp is not None and os.path.exists(tmp):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def remove_temp_files(folder):
+    """Delete temp files a killed save left in ``folder``; returns their names."""
+    left = sorted(glob.glob(os.path.join(glob.escape(folder), TMP_PREFIX + "*")))
+    for path in left:
+        _discard(path)
+    return [os.path.basename(p) for p in left]
+
+
+def append_line(path, line):
+    """Append one line of text to ``path``; an OS failure raises an OSError that names ``path``."""
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    except OSError as e:
+        raise OSError(e.errno or errno.EIO, e.strerror or str(e), path) from None
 
 
 def atomic_write_json(path, obj):
@@ -47,8 +92,18 @@ def save_arrays(path, arrays, metadata=None):
     from safetensors.numpy import save
 
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-    meta = {"rnnlab": json.dumps(metadata or {}, sort_keys=True)}
+    meta = {"rnnlab": json.dumps(metadata or {}, sort_keys=True), "sha256": tensors_sha256(arrays)}
     atomic_write_bytes(path, save(arrays, metadata=meta))
+
+
+def tensors_sha256(arrays):
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def load_arrays(path):
@@ -63,16 +118,23 @@ def load_arrays(path):
         raise CheckpointError(f"{path}: checkpoint file is empty")
     try:
         arrays = load(data)
-        meta = _read_metadata(data)
+        header = _read_header(data)
+        meta = json.loads(header.get("rnnlab", "{}"))
     except Exception as e:  # noqa: BLE001 - any parse failure means a corrupt file
         raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({_one_line(e)})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: corrupt metadata (expected a JSON object)")
+    # files saved before checksums were stored have none; they load unchecked
+    if "sha256" in header and header["sha256"] != tensors_sha256(arrays):
+        raise CheckpointError(f"{path}: checksum mismatch: the weights are corrupted (the file was changed "
+                              f"after it was saved)")
     return arrays, meta
 
 
-def _read_metadata(data):
+def _read_header(data):
     n = int.from_bytes(data[:8], "little")
     header = json.loads(data[8:8 + n].decode("utf-8"))
-    return json.loads(header.get("__metadata__", {}).get("rnnlab", "{}"))
+    return header.get("__metadata__") or {}
 
 
 def read_json(path, what="file"):

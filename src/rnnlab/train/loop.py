@@ -10,18 +10,32 @@ to OUT/metrics.jsonl. A resume checkpoint (weights, optimizer, RNG, carried stat
 counters) is written atomically every ``save_every`` seconds and at each epoch's
 end, so a run killed at any moment and resumed ends with the same weights as an
 uninterrupted run with the same seed.
+
+Training stops when ``epochs`` are done, when ``max_time`` seconds are used (no
+epoch cap when ``epochs`` is None), after ``patience`` epochs without improvement,
+or when the learning-rate schedule has cut the rate below ``CONVERGED_LR`` of its
+start; the final metrics name which (``stop_reason``) and count steps and epochs.
 """
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .. import optim, schedules
-from .checkpoint import CheckpointError, atomic_write_bytes, atomic_write_json, load_arrays, save_arrays
+from .checkpoint import (CheckpointError, append_line, atomic_write_bytes, atomic_write_json, load_arrays,
+                         remove_temp_files, save_arrays)
+from .rundir import discard_previous_run
+from .state import check_resume_meta
+
+# a schedule that has cut the learning rate below this fraction of its start changes nothing more
+CONVERGED_LR = 1e-4
 
 OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop,
               "adagrad": optim.Adagrad}
@@ -29,7 +43,7 @@ OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmspr
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
+    epochs: int | None = 10           # None: no cap (max_time or early stopping ends training)
     max_time: float | None = None     # seconds of training; stops after the step that crosses it
     lr: float = 2e-3
     optimizer: str = "adam"
@@ -42,12 +56,15 @@ class TrainConfig:
     seed: int = 0
     save_every: float = 60.0          # seconds between resume checkpoints (0: after every step)
     progress: bool = True
+    keep_resume: bool = False         # keep resume.safetensors after a clean finish
 
 
 class Trainer:
     def __init__(self, task, config, out_dir):
         if config.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {config.optimizer!r}")
+        if config.epochs is None and config.max_time is None and not config.patience:
+            raise ValueError("TrainConfig needs epochs, max_time or patience: nothing would stop training")
         self.task, self.config, self.out = task, config, out_dir
         model = task.model
         kw = {"lr": config.lr, "weight_decay": config.weight_decay}
@@ -58,7 +75,8 @@ class Trainer:
         self.schedule = _make_schedule(config, self.opt)
         self.rng = np.random.default_rng(config.seed + 1)     # dropout and any training-time noise
         self.state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "elapsed": 0.0,
-                      "best": None, "best_epoch": None, "bad_epochs": 0, "history": [], "stopped": False}
+                      "best": None, "best_epoch": None, "bad_epochs": 0, "history": [], "stopped": False,
+                      "loss_sum": 0.0, "loss_count": 0, "best_tiebreak": None, "stop_reason": None}
         self.carry = task.initial_carry()
 
     # ------------------------------------------------------------------ checkpointing
@@ -78,6 +96,7 @@ class Trainer:
 
     def load_resume(self):
         arrays, meta = load_arrays(self.resume_path)
+        check_resume_meta(self.resume_path, meta)
         model = self.task.model
         weights = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
         try:
@@ -91,30 +110,66 @@ class Trainer:
         self.rng.bit_generator.state = meta["rng"]
         if self.schedule and meta.get("schedule"):
             self.schedule.load_state_dict(meta["schedule"])
-        self.state = meta["trainer"]
+        self.state = {**self.state, **meta["trainer"]}
         # metrics.jsonl holds exactly the epochs this snapshot has seen
         lines = [json.dumps(m, sort_keys=True) + "\n" for m in self.state["history"]]
         atomic_write_bytes(os.path.join(self.out, "metrics.jsonl"), "".join(lines).encode())
 
     # ------------------------------------------------------------------ training
     def fit(self, resume=False):
+        with self._ctrl_c_at_step_boundary():
+            return self._fit(resume)
+
+    @contextlib.contextmanager
+    def _ctrl_c_at_step_boundary(self):
+        """A first Ctrl-C stops after the current step, with a resume checkpoint; a second one stops at once."""
+        self.interrupted = False
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame):
+            self.interrupted = True
+            signal.signal(signal.SIGINT, previous)
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _fit(self, resume):
         cfg, task, st = self.config, self.task, self.state
         os.makedirs(self.out, exist_ok=True)
+        remove_temp_files(self.out)          # left by a run killed while saving
+        if resume and not os.path.exists(self.resume_path):
+            finished = os.path.exists(os.path.join(self.out, "metrics.json"))
+            if finished or os.path.exists(os.path.join(self.out, "model.safetensors")):
+                raise CheckpointError(f"{self.resume_path}: nothing to resume (" + (
+                    "the run finished; its resume checkpoint was removed" if finished
+                    else f"no resume checkpoint in {self.out}") + ")")
+            resume = False      # killed before its first checkpoint: start at step 0 with the saved settings
         if resume:
-            if not os.path.exists(self.resume_path):
-                raise CheckpointError(f"{self.resume_path}: nothing to resume (no resume checkpoint in {self.out})")
             self.load_resume()
             st = self.state
         else:
             atomic_write_bytes(os.path.join(self.out, "metrics.jsonl"), b"")
         task.save_model(self.out, best=False)   # config.json exists from the start
+        if not resume:
+            self.save_resume()                  # resumable from step 0
         last_save = time.monotonic()
         t_start = time.monotonic() - st["elapsed"]
-        while st["epoch"] < cfg.epochs and not st["stopped"]:
+        while not st["stopped"]:
+            if cfg.epochs is not None and st["epoch"] >= cfg.epochs:
+                st["stop_reason"] = "epochs"
+                break
             batches = task.train_batches(st["epoch"])
             if st["step_in_epoch"] == 0:
                 self.carry = task.initial_carry()
-            bar = _progress(len(batches), st["step_in_epoch"], f"epoch {st['epoch'] + 1}/{cfg.epochs}", cfg.progress)
+                st["loss_sum"], st["loss_count"] = 0.0, 0
+            of = f"/{cfg.epochs}" if cfg.epochs is not None else ""
+            log = _ProgressLog(len(batches), st["step_in_epoch"], f"epoch {st['epoch'] + 1}{of}", cfg, st["elapsed"])
             tokens, t0, losses = 0, time.monotonic(), []
             out_of_time = False
             for i in range(st["step_in_epoch"], len(batches)):
@@ -126,28 +181,32 @@ class Trainer:
                     optim.clip_grad_norm_(grads, cfg.clip)
                 self.opt.step(grads)
                 losses.append(loss)
+                # the epoch's loss sum is part of the resume state: a resumed epoch averages all its steps
+                st["loss_sum"] += float(loss)
+                st["loss_count"] += 1
                 tokens += n_tok
                 st["step_in_epoch"] = i + 1
                 st["global_step"] += 1
                 st["elapsed"] = time.monotonic() - t_start
-                if bar is not None:
-                    rate = tokens / max(time.monotonic() - t0, 1e-9)
-                    bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", tok_s=f"{rate:,.0f}")
-                    bar.update(1)
+                log.step(np.mean(losses[-20:]), tokens / max(time.monotonic() - t0, 1e-9), st["elapsed"])
+                if self.interrupted:
+                    log.close()
+                    self.save_resume()
+                    raise KeyboardInterrupt
                 if cfg.max_time is not None and st["elapsed"] >= cfg.max_time:
                     out_of_time = True
                     break
                 if time.monotonic() - last_save >= cfg.save_every:
                     self.save_resume()
                     last_save = time.monotonic()
-            if bar is not None:
-                bar.close()
+            log.close()
             metrics = task.evaluate("val")
-            metrics.update(epoch=st["epoch"] + 1, step=st["global_step"], train_loss=float(np.mean(losses)) if losses else None,
+            train_loss = st["loss_sum"] / st["loss_count"] if st["loss_count"] else None
+            metrics.update(epoch=st["epoch"] + 1, step=st["global_step"], train_loss=train_loss,
                            lr=self.opt.lr, elapsed=round(st["elapsed"], 2), partial_epoch=out_of_time)
             self._end_epoch(metrics)
             if out_of_time:
-                st["stopped"] = True
+                st["stopped"], st["stop_reason"] = True, "time"
             self.save_resume()
             last_save = time.monotonic()
         return self.finish()
@@ -156,34 +215,51 @@ class Trainer:
         st, task = self.state, self.task
         key, mode = task.monitor
         value = metrics[key]
-        better = st["best"] is None or (value < st["best"] if mode == "min" else value > st["best"])
+        tiebreak = metrics.get(task.tiebreak) if task.tiebreak else None
+        if st["best"] is None or (value < st["best"] if mode == "min" else value > st["best"]):
+            better = True
+        else:   # a tie on the monitored value goes to the lower tie-break loss (classify: validation loss)
+            better = (value == st["best"] and tiebreak is not None and st.get("best_tiebreak") is not None
+                      and tiebreak < st["best_tiebreak"])
         if better:
             st["best"], st["best_epoch"], st["bad_epochs"] = value, metrics["epoch"], 0
+            st["best_tiebreak"] = tiebreak
             task.save_model(self.out, best=True)
+            discard_previous_run(self.out)      # an overwritten run's files go once this one has a model
         else:
             st["bad_epochs"] += 1
         st["history"].append(metrics)
-        with open(os.path.join(self.out, "metrics.jsonl"), "a", encoding="utf-8") as f:
-            f.write(json.dumps(metrics, sort_keys=True) + "\n")
+        append_line(os.path.join(self.out, "metrics.jsonl"), json.dumps(metrics, sort_keys=True))
         if self.config.progress:
             shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
-            print(json.dumps(shown), file=sys.stderr)
+            print(json.dumps(shown), file=sys.stderr, flush=True)
         if isinstance(self.schedule, schedules.ReduceLROnPlateau):
             self.schedule.step(value if mode == "min" else -value)
         elif self.schedule is not None:
             self.schedule.step()
         st["epoch"] += 1
         st["step_in_epoch"] = 0
+        st["loss_sum"], st["loss_count"] = 0.0, 0
         if self.config.patience and st["bad_epochs"] >= self.config.patience:
-            st["stopped"] = True
+            st["stopped"], st["stop_reason"] = True, "early_stopping"
+        elif self.schedule is not None and self.opt.lr < CONVERGED_LR * self.config.lr:
+            st["stopped"], st["stop_reason"] = True, "converged"
 
     def finish(self):
         """Reload the best weights and compute the final held-out metrics into OUT/metrics.json."""
+        st = self.state
         self.task.load_best(self.out)
+        t0 = time.monotonic()
+        if self.config.progress:
+            print("final evaluation on the held-out splits ...", file=sys.stderr, flush=True)
         final = self.task.final_metrics()
-        final.update(best_epoch=self.state["best_epoch"], epochs_run=self.state["epoch"],
-                     train_seconds=round(self.state["elapsed"], 2))
+        if self.config.progress:
+            print(f"final evaluation took {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
+        final.update(best_epoch=st["best_epoch"], epochs_run=st["epoch"], steps=st["global_step"],
+                     stop_reason=st["stop_reason"], train_seconds=round(st["elapsed"], 2))
         atomic_write_json(os.path.join(self.out, "metrics.json"), final)
+        if not self.config.keep_resume and os.path.exists(self.resume_path):
+            os.unlink(self.resume_path)
         return final
 
 
@@ -193,6 +269,8 @@ def _make_schedule(cfg, opt):
     if cfg.lr_schedule == "plateau":
         return schedules.ReduceLROnPlateau(opt, factor=cfg.lr_factor, patience=0)
     if cfg.lr_schedule == "cosine":
+        if cfg.epochs is None:
+            raise ValueError("--lr-schedule cosine decays over a known number of epochs: give --epochs too")
         return schedules.CosineLR(opt, total=cfg.epochs, min_lr=cfg.lr * 0.01)
     if cfg.lr_schedule == "step":
         return schedules.StepLR(opt, step_size=1, gamma=cfg.lr_factor)
@@ -203,11 +281,48 @@ def _rng_state(rng):
     return rng.bit_generator.state
 
 
-def _progress(total, initial, desc, enabled):
-    if not enabled:
-        return None
-    from tqdm import tqdm
+class _ProgressLog:
+    """Progress of one epoch: a tqdm bar on a terminal; into a log, a plain line every 30 s (no redraws).
 
-    # redrawn ten times a second on a terminal; into a log file, every 30 s
-    return tqdm(total=total, initial=initial, desc=desc, unit="batch", leave=False, file=sys.stderr,
-                dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 30.0)
+    The ETA is the end of the epoch or of the --max-time budget, whichever comes first.
+    """
+
+    def __init__(self, total, initial, desc, cfg, elapsed):
+        self.total, self.done, self.desc, self.cfg = total, initial, desc, cfg
+        self.first, self.t0, self.last, self.bar = initial, time.monotonic(), time.monotonic(), None
+        if cfg.progress and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=desc, unit="batch", leave=False, file=sys.stderr,
+                            dynamic_ncols=True, mininterval=0.1)
+
+    def _eta(self, elapsed):
+        rate = (self.done - self.first) / max(time.monotonic() - self.t0, 1e-9)
+        eta = (self.total - self.done) / rate if rate > 0 else math.inf
+        if self.cfg.max_time is not None:
+            eta = min(eta, max(self.cfg.max_time - elapsed, 0.0))
+        return eta
+
+    def step(self, loss, tok_s, elapsed):
+        self.done += 1
+        if not self.cfg.progress:
+            return
+        eta = self._eta(elapsed)
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tok_s:,.0f}", left=_clock(eta))
+            self.bar.update(1)
+        elif time.monotonic() - self.last >= 30.0:
+            self.last = time.monotonic()
+            print(f"{self.desc} step {self.done}/{self.total} loss {loss:.3f} {tok_s:,.0f} tok/s "
+                  f"eta {_clock(eta)}", file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _clock(seconds):
+    if not math.isfinite(seconds):
+        return "?"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
