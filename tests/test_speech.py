@@ -277,7 +277,7 @@ def test_connected_digits_resumed_mid_epoch_match_an_uninterrupted_run(tmp_path,
 
     s = {**COMMON, **speech.DEFAULTS, "task": "speech", "data": "connected_digits", "hidden": 8, "layers": 1,
          "batch": 16, "dropout": 0.2}
-    cfg = TrainConfig(epochs=2, save_every=0, progress=False, patience=0)
+    cfg = TrainConfig(epochs=2, save_every=0, progress=False, patience=0, keep_resume=True)
     full = Trainer(speech.build(s), cfg, str(tmp_path / "full")).fit()
     task, calls = speech.build(s), [0]
     step = task.train_step

@@ -174,7 +174,7 @@ def predict_stream(out, batches, args=None):
     run, model, mod = _load(out)
     if not hasattr(mod, "predict"):
         raise ValueError(f"{out}: a {run['task']} model does not predict; use `rnnlab generate`")
-    _refuse_unused(run, "--beam", getattr(args, "beam", None), ("seq2seq", "caption"))
+    _refuse_unused(run, "--beam", getattr(args, "beam", None), ("seq2seq", "caption", "speech"))
     _refuse_unused(run, "--show-attention", getattr(args, "show_attention", None), ("seq2seq",))
     for inputs in batches:
         yield from mod.predict(run, model, inputs, args)
@@ -191,7 +191,7 @@ def evaluate(out, data=None, beam=None):
                               f"unknown; give the data to score with --data")
     else:
         settings = {}
-    _refuse_unused(run, "--beam", beam, ("seq2seq", "caption"))
+    _refuse_unused(run, "--beam", beam, ("seq2seq", "caption", "speech"))
     if beam is not None:
         settings = {**settings, "beam": beam}
     return mod.evaluate(run, model, settings, data)
