@@ -55,6 +55,7 @@ def build_parser():
     t.add_argument("--out", help="output directory (default: runs/TASK)")
     t.add_argument("--resume", metavar="OUT", help="continue the run in OUT exactly where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    t.add_argument("--report", action="store_true", help="write OUT/report.html when training ends")
 
     g = sub.add_parser("generate", help="sample from a trained generative model")
     g.add_argument("dir")
@@ -78,6 +79,12 @@ def build_parser():
     e.add_argument("dir")
     e.add_argument("--data", help="dataset name or file (default: the held-out split of the training data)")
     e.add_argument("--beam", type=int, help="seq2seq: beam width for decoding (default: greedy)")
+
+    rp = sub.add_parser("report", help="one offline HTML page per run: the unrolled model, training, gradient flow, "
+                        "hidden units, the task's examples")
+    rp.add_argument("dirs", nargs="+", metavar="DIR", help="run directories (several: compared side by side)")
+    rp.add_argument("--out", help="the HTML file (default: DIR/report.html of the first run)")
+    rp.add_argument("--png", metavar="FIGDIR", help="also write every figure as a PNG into FIGDIR")
 
     d = sub.add_parser("data", help="built-in datasets")
     dsub = d.add_subparsers(dest="data_command", required=True)
@@ -125,6 +132,8 @@ def _dispatch(args):
     if args.command == "train":
         result = tasks.train(args)
         print(json.dumps(result, sort_keys=True))
+        if args.report:
+            print(_report([args.resume or args.out or os.path.join("runs", args.task)], None, None), file=sys.stderr)
     elif args.command == "generate":
         out = tasks.generate(args)
         if out is not None:
@@ -135,6 +144,8 @@ def _dispatch(args):
             print(json.dumps(result, ensure_ascii=False))
     elif args.command == "evaluate":
         print(json.dumps(tasks.evaluate(args.dir, args.data, args.beam), sort_keys=True))
+    elif args.command == "report":
+        print(_report(args.dirs, args.out, args.png))
     elif args.command == "data":
         from .data import list_datasets, load_dataset
 
@@ -145,6 +156,17 @@ def _dispatch(args):
             data = load_dataset(args.name)
             print(json.dumps({"name": args.name, "items": len(data), "type": type(data).__name__}))
     return 0
+
+
+def _report(dirs, out, png):
+    from .report import report
+
+    r = report(*dirs)
+    path = r.save(out or os.path.join(dirs[0], "report.html"))
+    if png:
+        r.save_png(png)
+    r.close()
+    return path
 
 
 if __name__ == "__main__":

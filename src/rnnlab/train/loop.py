@@ -144,7 +144,8 @@ class Trainer:
                 bar.close()
             metrics = task.evaluate("val")
             metrics.update(epoch=st["epoch"] + 1, step=st["global_step"], train_loss=float(np.mean(losses)) if losses else None,
-                           lr=self.opt.lr, elapsed=round(st["elapsed"], 2), partial_epoch=out_of_time)
+                           lr=self.opt.lr, elapsed=round(st["elapsed"], 2), partial_epoch=out_of_time,
+                           tokens=tokens)
             self._end_epoch(metrics)
             if out_of_time:
                 st["stopped"] = True
