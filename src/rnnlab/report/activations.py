@@ -135,11 +135,10 @@ def units_figure(plt, y, tokens, picks, max_steps=120):
     """The picked units' activations over the first held-out sequence (a heat map, one row per unit)."""
     toks = tokens[0][:max_steps]
     M = np.array([y[0, :len(toks), u] for u, _, _ in picks])
-    fig, ax = plt.subplots(figsize=(min(12, 1.5 + 0.09 * len(toks)), 0.45 * len(picks) + 1.2))
+    fig, ax = plt.subplots(figsize=(min(12, max(5, 1.5 + 0.09 * len(toks))), 0.45 * len(picks) + 1.2))
     im = ax.imshow(M, aspect="auto", cmap="RdBu_r", vmin=-np.abs(M).max(), vmax=np.abs(M).max())
     ax.set_yticks(range(len(picks)), [f"unit {u}: {name} ({r:+.2f})" for u, name, r in picks], fontsize=7)
     step = max(1, len(toks) // 60)
     ax.set_xticks(range(0, len(toks), step), [repr(t)[1:-1][:4] for t in toks[::step]], fontsize=6)
     fig.colorbar(im, ax=ax, fraction=0.02)
-    fig.tight_layout()
     return fig

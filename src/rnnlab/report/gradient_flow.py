@@ -63,14 +63,20 @@ def _h(state):
     return state[0] if isinstance(state, tuple) else state
 
 
-def step_norms(layer, seen):
-    """Per sequence, the array g[k] = ||dL/dh_{n-k}||, k = 0..n-1 (see the module docstring)."""
+def step_norms(layer, seen, lengths=None):
+    """Per sequence, the array g[k] = ||dL/dh_{n-k}||, k = 0..n-1 (see the module docstring).
+
+    ``lengths`` gives each sequence's last valid step when the layer ran over padding
+    without being told (a decoder whose loss masks the padded targets instead).
+    """
     if seen.x is None or seen.dy is None:
         raise ValueError("the recurrent layer was not run forward and backward")
     L, D, H = layer.num_layers, layer.num_directions, layer.hidden_size
     x = seen.x
     B, T, _ = x.shape
-    lengths = np.full(B, T) if seen.lengths is None else np.asarray(seen.lengths)
+    if lengths is None:
+        lengths = np.full(B, T) if seen.lengths is None else seen.lengths
+    lengths = np.asarray(lengths)
     lower, top = split_top(layer)
     top_row = (L - 1) * D
     xin = x

@@ -71,7 +71,7 @@ def gradient_curve(run, view):
         return None
     with watch(layer) as seen:
         batch.run()
-    return average_norms(step_norms(layer, seen))
+    return average_norms(step_norms(layer, seen, batch.lengths))
 
 
 def gradient_section(run, curve, plt):
@@ -99,7 +99,8 @@ def units_section(run, view, plt):
         batch.run()
     y = seen.y.astype(np.float64)
     feature_fn = getattr(view, "features", activations.text_features)
-    H, feats = activations.stack_steps(y, seen.lengths, batch.tokens, feature_fn, batch.features)
+    lengths = seen.lengths if batch.lengths is None else batch.lengths
+    H, feats = activations.stack_steps(y, lengths, batch.tokens, feature_fn, batch.features)
     picks = activations.top_units(H, feats)
     joiner = "" if all(len(t) <= 1 for toks in batch.tokens for t in toks) else " "
     parts = [f"<p>The top layer's {y.shape[2]} units over {H.shape[0]:,} held-out steps; for each simple feature "
@@ -109,7 +110,7 @@ def units_section(run, view, plt):
         parts.append(table(["unit", "feature", "r"], [(u, f, round(r, 3)) for u, f, r in picks]))
         parts.append(Figure("hidden-units", activations.units_figure(plt, y, batch.tokens, picks),
                             "activations of the units found"))
-        parts.append(activations.units_html(y, seen.lengths, batch.tokens, picks, joiner))
+        parts.append(activations.units_html(y, lengths, batch.tokens, picks, joiner))
     return Section("hidden-units", "Hidden units", parts)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 from .sections import table
 
 BOOKKEEPING = {"epoch", "step", "lr", "elapsed", "partial_epoch", "tokens", "examples", "sentences", "characters",
-               "chorales", "frames"}
+               "chorales", "frames", "references", "sources"}   # counts, not curves (also as val_*, test_*)
 
 
 def _is_loss(key):
@@ -16,7 +16,7 @@ def curve_keys(history):
     keys = []
     for m in history:
         for k, v in m.items():
-            if k not in keys and k not in BOOKKEEPING and isinstance(v, (int, float)) and not isinstance(v, bool):
+            if k not in keys and k.split("_", 1)[-1] not in BOOKKEEPING and k not in BOOKKEEPING and isinstance(v, (int, float)) and not isinstance(v, bool):
                 keys.append(k)
     return [k for k in keys if _is_loss(k)], [k for k in keys if not _is_loss(k)]
 

@@ -35,6 +35,7 @@ class Batch:
     run: object                   # callable: runs the model's forward and backward once
     tokens: list                  # per sequence, the label of each step the watched layer sees
     features: dict = field(default_factory=dict)   # optional name -> per-sequence arrays
+    lengths: object = None        # valid steps per sequence, when the layer is run on padding without lengths
 
 
 @dataclass
