@@ -2,6 +2,7 @@
 import base64
 import io
 import re
+import warnings
 from dataclasses import dataclass
 
 
@@ -10,6 +11,7 @@ def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
+    warnings.filterwarnings("ignore", message="Glyph .* missing from font")   # CJK text in a Latin font
     import matplotlib.pyplot as plt
 
     matplotlib.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.titlesize": 10,
@@ -30,7 +32,7 @@ def svg(fig):
     fig.savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
     start = text.find("<svg")
-    text = text[start:]
+    text = re.sub(r"<metadata>.*?</metadata>", "", text[start:], flags=re.S)   # RDF with URIs: not needed inline
     # the same ids (clip paths, glyphs) recur in every figure of a page: make them unique per figure
     token = f"f{id(fig):x}"
     text = re.sub(r'id="([^"]+)"', lambda m: f'id="{token}-{m.group(1)}"', text)

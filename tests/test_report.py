@@ -1,0 +1,226 @@
+"""rnnlab report: a page for a real run of every task, gradient flow checked against direct BPTT and torch."""
+import json
+import os
+
+import numpy as np
+import pytest
+from conftest import assert_one_line_error, run_cli
+from report_runs import make_runs, train
+
+from rnnlab.models.language_model import LanguageModel, LanguageModelConfig
+from rnnlab.report.gradient_flow import average_norms, step_norms
+from rnnlab.report.probe import watch
+
+TASK_SECTIONS = {"charlm": ["samples"], "classify": ["confusion", "errors"], "tag": ["tagged", "per-type"],
+                 "seq2seq": ["attention", "beam"], "music": ["piano-roll"], "caption": ["captions"]}
+COMMON = ["model", "training", "gradient-flow", "hidden-units"]
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield make_runs(str(tmp_path_factory.mktemp("report_runs")))
+
+
+@pytest.fixture(scope="session")
+def reports(runs, tmp_path_factory):
+    """{task: path of its report.html}, written by `rnnlab report DIR --png FIGDIR`."""
+    figs = str(tmp_path_factory.mktemp("figures"))
+    out = {}
+    for task, d in runs.items():
+        from rnnlab.cli import main
+
+        assert main(["--threads", "1", "report", d, "--png", figs]) == 0
+        out[task] = os.path.join(d, "report.html")
+    return out, figs
+
+
+@pytest.mark.parametrize("task", sorted(TASK_SECTIONS))
+def test_report_of_every_task_has_its_sections_and_is_offline(reports, task):
+    paths, figs = reports
+    html = open(paths[task], encoding="utf-8").read()
+    for section in COMMON + TASK_SECTIONS[task]:
+        assert f'data-section="{section}"' in html, section
+    assert "<svg" in html
+    # self-contained: nothing to fetch
+    for ref in ("http://", "https://", "<script", "<link", "@import", "src=\"file"):
+        hits = [line for line in html.split(">") if ref in line and "xmlns" not in line and "w3.org" not in line]
+        assert not hits, (ref, hits[:2])
+    assert os.path.exists(os.path.join(figs, f"{task}-model.png"))
+    assert os.path.exists(os.path.join(figs, f"{task}-gradient-flow.png"))
+
+
+def test_model_drawing_names_the_cells_matrices(reports):
+    paths, _ = reports
+    lstm = open(paths["charlm"], encoding="utf-8").read()
+    assert "W_hi W_hf W_hg W_ho" in lstm.replace("\n", " ") or "W_hi" in lstm
+    assert "one-to-many" in lstm
+    assert "many-to-one" in open(paths["classify"], encoding="utf-8").read()
+    assert "encoder–decoder" in open(paths["seq2seq"], encoding="utf-8").read()
+
+
+def test_vanilla_cell_is_drawn_with_wxh_whh_why(runs, tmp_path):
+    from rnnlab import report
+
+    data = os.path.join(os.path.dirname(runs["charlm"]), "data", "readme.txt")
+    d = train("charlm", data, str(tmp_path / "rnn"), ["--cell", "rnn", "--max-time", "1", "--epochs", "1"])
+    r = report(d)
+    html = r._repr_html_()
+    r.close()
+    for name in ("Wxh", "Whh", "Why", "tanh RNN"):
+        assert name in html, name
+
+
+def test_several_runs_are_overlaid_and_side_by_side(runs, tmp_path, capsys):
+    out = str(tmp_path / "both.html")
+    rc, stdout, err = run_cli(["--threads", "1", "report", runs["charlm"], runs["music"], "--out", out], capsys)
+    assert rc == 0, err
+    assert stdout.strip() == out
+    html = open(out, encoding="utf-8").read()
+    assert 'data-section="gradient-flow-overlay"' in html
+    assert html.count("<article data-run=") == 2
+
+
+def test_python_api_displays_inline(runs):
+    import rnnlab
+
+    r = rnnlab.report(runs["tag"])
+    assert r._repr_html_().startswith("<!DOCTYPE html>") and 'data-section="per-type"' in r._repr_html_()
+    r.close()
+
+
+def test_train_with_report_flag_writes_the_page(runs, tmp_path, capsys):
+    data = os.path.join(os.path.dirname(runs["charlm"]), "data", "readme.txt")
+    out = str(tmp_path / "r")
+    rc, stdout, err = run_cli(["--threads", "1", "train", "charlm", "--data", data, "--out", out, "--quiet",
+                               "--hidden", "8", "--embed", "4", "--layers", "1", "--batch", "4", "--bptt", "16",
+                               "--epochs", "1", "--max-time", "1", "--report"], capsys)
+    assert rc == 0, err
+    json.loads(stdout.strip().splitlines()[-1])                        # the last stdout line is still the metrics
+    assert os.path.exists(os.path.join(out, "report.html"))
+    history = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    assert all(m["tokens"] > 0 for m in history)
+
+
+# ---------------------------------------------------------------------- gradient flow
+def tiny_lm(cell, layers=2, seed=0):
+    return LanguageModel(LanguageModelConfig(vocab_size=11, cell=cell, embed=5, hidden=7, layers=layers, seed=seed,
+                                             dtype="float64"))
+
+
+def report_norms(model, x, y):
+    with watch(model.rnn) as seen:
+        model.loss_and_grads(x, y, None, training=False)
+    return step_norms(model.rnn, seen), seen
+
+
+@pytest.mark.parametrize("cell,layers", [("rnn", 1), ("lstm", 2), ("gru", 2)])
+def test_gradient_norms_equal_direct_layer_backward(cell, layers, close):
+    """Split the sequence after step t, run the whole stack forward to t and over the rest, and
+    backward over the rest: the initial-state gradient of the top layer is dL/dh_t."""
+    rng = np.random.default_rng(1)
+    model = tiny_lm(cell, layers)
+    x, y = rng.integers(0, 11, (3, 9)), rng.integers(0, 11, (3, 9))
+    norms, seen = report_norms(model, x, y)
+    e, _ = model.embedding.forward(x)
+    g = seen.dy[:, -1]                                        # the loss's error arriving at the last step
+    n = x.shape[1]
+    want = np.zeros((3, n))
+    want[:, 0] = np.linalg.norm(g, axis=1)
+    for t in range(1, n):
+        _, state, _ = model.rnn.forward(e[:, :t])
+        _, _, cache = model.rnn.forward(e[:, t:], state)
+        dy = np.zeros((3, n - t, 7))
+        dy[:, -1] = g
+        _, ds0, _ = model.rnn.backward(dy, cache)
+        dh = ds0[0] if isinstance(ds0, tuple) else ds0
+        want[:, n - t] = np.linalg.norm(dh[layers - 1], axis=1)
+    close("norms", np.array(norms), want, 1e-12)
+    # and g itself is the gradient of the last step's share of the mean loss
+    logits, _, _ = model.forward(x)
+    p = np.exp(logits[:, -1] - logits[:, -1].max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(3), y[:, -1]] -= 1
+    close("dL/dh_n", g, p @ model.head.params["weight"] / x.size, 1e-12)
+
+
+def test_gradient_norms_equal_torch_autograd(close):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    model = tiny_lm("lstm", 2)
+    x, y = rng.integers(0, 11, (4, 8)), rng.integers(0, 11, (4, 8))
+    norms, _ = report_norms(model, x, y)
+    lstm = torch.nn.LSTM(5, 7, num_layers=2, batch_first=True, dtype=torch.float64)
+    lstm.load_state_dict({k: torch.tensor(v) for k, v in model.rnn.params.items()})
+    emb = torch.tensor(model.embedding.params["weight"])[torch.tensor(x)]
+    h = torch.zeros(2, 4, 7, dtype=torch.float64)
+    c = torch.zeros_like(h)
+    states = []
+    for t in range(8):
+        out, (h, c) = lstm(emb[:, t:t + 1], (h, c))
+        h.retain_grad()
+        states.append(h)
+    logits = out[:, -1] @ torch.tensor(model.head.params["weight"]).T + torch.tensor(model.head.params["bias"])
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y[:, -1]), reduction="sum") / x.size
+    loss.backward()
+    want = np.zeros((4, 8))
+    for t in range(1, 8):      # h_t for t < n: its gradient comes only through the next step
+        want[:, 8 - t] = states[t - 1].grad[1].norm(dim=1).numpy()
+    want[:, 0] = np.array(norms)[:, 0]
+    close("norms vs torch", np.array(norms), want, 1e-12)
+
+
+def test_rnn_gradient_vanishes_faster_than_lstm(runs, tmp_path):
+    """The textbook result, measured: same data, seed, size and training (one epoch); only the cell differs."""
+    from rnnlab.report.page import gradient_curve
+    from rnnlab.report.run import load_run_data
+    from rnnlab.report.sections import view_for
+
+    data = os.path.join(os.path.dirname(runs["charlm"]), "data", "readme.txt")
+    decay = {}
+    for cell in ("rnn", "lstm"):
+        d = train("charlm", data, str(tmp_path / cell), ["--cell", cell, "--layers", "1", "--epochs", "1",
+                                                                     "--max-time", "600"])
+        run = load_run_data(d)
+        steps, mean, _ = gradient_curve(run, view_for("charlm"))
+        decay[cell] = mean[10:30].mean() / mean[0]
+    print(decay)
+    assert decay["rnn"] < decay["lstm"] / 2, decay
+
+
+def test_average_norms_counts_only_long_enough_sequences():
+    steps, mean, count = average_norms([np.array([4.0, 2.0, 1.0]), np.array([2.0])])
+    assert steps.tolist() == [0, 1, 2] and mean.tolist() == [3.0, 2.0, 1.0] and count.tolist() == [2, 1, 1]
+
+
+# ---------------------------------------------------------------------- bad input
+def test_not_a_run_directory(tmp_path, capsys):
+    rc, _, err = run_cli(["report", str(tmp_path)], capsys)
+    assert_one_line_error(rc, err, str(tmp_path), "not a run directory")
+    rc, _, err = run_cli(["report", str(tmp_path / "nope")], capsys)
+    assert_one_line_error(rc, err, "nope", "not a directory")
+
+
+def test_run_without_metrics_yet(runs, tmp_path, capsys):
+    import shutil
+
+    d = tmp_path / "young"
+    shutil.copytree(runs["classify"], d)
+    (d / "metrics.jsonl").write_text("")
+    rc, _, err = run_cli(["report", str(d)], capsys)
+    assert_one_line_error(rc, err, "metrics.jsonl", "no metrics yet")
+    os.remove(d / "metrics.jsonl")
+    rc, _, err = run_cli(["report", str(d)], capsys)
+    assert_one_line_error(rc, err, "metrics.jsonl", "no metrics yet")
+
+
+def test_corrupt_checkpoint(runs, tmp_path, capsys):
+    import shutil
+
+    d = tmp_path / "broken"
+    shutil.copytree(runs["classify"], d)
+    (d / "model.safetensors").write_bytes(b"\x00garbage" * 8)
+    rc, _, err = run_cli(["report", str(d)], capsys)
+    assert_one_line_error(rc, err, "model.safetensors")
