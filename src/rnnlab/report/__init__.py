@@ -63,10 +63,22 @@ def report(*run_dirs):
     from .page import render
     from .run import load_run_data
 
-    runs = [load_run_data(str(d)) for d in run_dirs]
-    plt = pyplot()
-    html, figures = render(runs, plt)
+    with _one_blas_thread():
+        runs = [load_run_data(str(d)) for d in run_dirs]
+        plt = pyplot()
+        html, figures = render(runs, plt)
     return Report(html, figures)
+
+
+def _one_blas_thread():
+    """The report's products are small (16-256 rows): more BLAS threads only spin against each other."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 __all__ = ["Report", "report"]

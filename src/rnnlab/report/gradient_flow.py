@@ -22,6 +22,8 @@ import numpy as np
 
 from ..layers.recurrent import RNN
 
+CHUNK_ROWS = 256        # suffixes x sequences per batched backward pass
+
 
 def split_top(layer):
     """(lower layers or None, the top layer's forward direction as a one-layer layer), sharing weights."""
@@ -97,15 +99,46 @@ def step_norms(layer, seen, lengths=None):
         out = np.empty((len(idx), n))
         last = g + (0 if dS is None else _h(dS)[0])
         out[:, 0] = np.linalg.norm(last, axis=1)
-        for t in range(1, n):                                               # dL/dh_t, t = 1..n-1
-            _, _, cache = top.forward(X[:, t:], states[t])
-            dy = np.zeros((len(idx), n - t, H), dtype=layer.dtype)
-            dy[:, -1] = g
-            _, ds0, _ = top.backward(dy, cache, dS, need_dx=False)
-            out[:, n - t] = np.linalg.norm(_h(ds0)[0], axis=1)
+        ts = list(range(1, n))                                              # dL/dh_t, t = 1..n-1
+        per = max(1, CHUNK_ROWS // len(idx))
+        for c in range(0, len(ts), per):
+            chunk = ts[c:c + per]
+            dh = _suffix_backward(top, X, states, g, dS, chunk)
+            for j, t in enumerate(chunk):
+                out[:, n - t] = np.linalg.norm(dh[j * len(idx):(j + 1) * len(idx)], axis=1)
         for row, b in enumerate(idx):
             norms[b] = out[row]
     return norms
+
+
+def _suffix_backward(top, X, states, g, dS, ts):
+    """dL/dh_t (rows: t in ``ts``, then sequence) from one padded batch of the suffixes after each t.
+
+    Suffix t holds steps t+1..n (right-padded, with its length), starts from the state after
+    step t and gets the error ``g`` at its last step; its initial-state gradient is dL/dh_t.
+    """
+    b, n, _ = X.shape
+    m = n - ts[0]
+    rows = len(ts) * b
+    Xs = np.zeros((rows, m, X.shape[2]), dtype=X.dtype)
+    dy = np.zeros((rows, m, g.shape[1]), dtype=X.dtype)
+    lengths = np.empty(rows, dtype=np.int64)
+    for j, t in enumerate(ts):
+        r = slice(j * b, (j + 1) * b)
+        Xs[r, :n - t] = X[:, t:]
+        dy[r, n - t - 1] = g
+        lengths[r] = n - t
+
+    def stack(parts):
+        if isinstance(parts[0], tuple):
+            return tuple(np.concatenate([p[k] for p in parts], axis=1) for k in range(len(parts[0])))
+        return np.concatenate(parts, axis=1)
+
+    s0 = stack([states[t] for t in ts])
+    dS_all = None if dS is None else stack([dS] * len(ts))
+    _, _, cache = top.forward(Xs, s0, lengths=lengths)
+    _, ds0, _ = top.backward(dy, cache, dS_all, need_dx=False)
+    return _h(ds0)[0]
 
 
 def average_norms(norms):

@@ -44,9 +44,9 @@ def model_section(run, view, plt):
     model = run.model
     layer = view.layer(run)
     parts = [f"<p><b>{esc(type(model).__name__)}</b> for <code>{esc(run.task_name)}</code>; "
-             f"architecture: {esc(SHAPES.get(view.shape, view.shape))}.</p>"]
+             f"architecture: {esc(SHAPES.get(view.shape_of(run), view.shape_of(run)))}.</p>"]
     if layer is not None:
-        fig = graph.network_figure(plt, layer.mode, view.unrolled(run), view.shape, _sizes(model, layer))
+        fig = graph.network_figure(plt, layer.mode, view.unrolled(run), view.shape_of(run), _sizes(model, layer))
         parts.append(Figure("model", fig, "the recurrent cell folded and unrolled"))
     else:
         parts.append('<p class="note">This model has no recurrent layer (the order-blind baseline).</p>')

@@ -11,6 +11,7 @@ import importlib
 from dataclasses import dataclass, field
 
 SHAPES = {
+    "one-to-one": "one-to-one: a plain dense network over the whole input at once, no recurrence",
     "one-to-many": "one-to-many: one input (or a start token) and an output at every step, each output fed back as "
                    "the next input when generating",
     "many-to-one": "many-to-one: an input at every step, one output after the last",
@@ -53,6 +54,10 @@ class View:
 
     def layer(self, run):
         return run.model.modules.get(self.layer_name)
+
+    def shape_of(self, run):
+        """The article's architecture this run's model has (a key of SHAPES)."""
+        return self.shape
 
     def gradient_batch(self, run):
         """A Batch of held-out sequences for gradient flow; None when the task cannot give one."""
