@@ -73,6 +73,18 @@ def test_vanilla_cell_is_drawn_with_wxh_whh_why(runs, tmp_path):
         assert name in html, name
 
 
+def test_order_blind_bag_is_one_to_one_without_gradient_flow(tmp_path):
+    from rnnlab import report
+
+    d = train("classify", "order", str(tmp_path / "bag"), ["--cell", "bag", "--max-time", "1", "--epochs", "1"])
+    r = report(d)
+    html = r.html
+    r.close()
+    assert "one-to-one" in html and "No recurrent layer" in html
+    for section in COMMON + TASK_SECTIONS["classify"]:
+        assert f'data-section="{section}"' in html, section
+
+
 def test_several_runs_are_overlaid_and_side_by_side(runs, tmp_path, capsys):
     out = str(tmp_path / "both.html")
     rc, stdout, err = run_cli(["--threads", "1", "report", runs["charlm"], runs["music"], "--out", out], capsys)

@@ -14,7 +14,9 @@ geometrically with k (the vanishing gradient); the LSTM's cell path keeps more o
 dL/dh_t of step t is what BPTT carries into h_t from everything after it. It is read off
 as the initial-state gradient of a backward pass over the steps after t, started from the
 true state h_t (c_t) of the forward pass: the recurrence after step t is all that the
-top layer's h_t can reach when the loss is at the last step.
+top layer's h_t can reach when the loss is at the last step. The suffixes after every t
+go through the engine together, as one right-padded batch with their lengths. A norm
+that underflows to 0 (float32) is left out of the plot.
 """
 import re
 
@@ -157,7 +159,7 @@ def flow_figure(curves, plt):
     for label, steps, mean, count in curves:
         keep = count >= max(1, count[0] // 4)                               # enough sequences still averaged
         rel = mean[keep] / mean[0] if mean[0] > 0 else mean[keep]
-        ax.semilogy(steps[keep], np.maximum(rel, 1e-30), label=label, lw=1.6)
+        ax.semilogy(steps[keep], np.where(rel > 0, rel, np.nan), label=label, lw=1.6)   # 0: underflowed
     ax.set_xlabel("steps back from the loss (k)")
     ax.set_ylabel("||dL/dh$_{n-k}$|| / ||dL/dh$_n$||")
     ax.grid(True, which="both", alpha=0.3)

@@ -21,7 +21,7 @@ table{border-collapse:collapse;margin:6px 0;font-size:12px}td,th{border:1px soli
 th{background:#f3f3f3}pre{background:#f6f6f6;padding:8px;white-space:pre-wrap;font-size:12px;max-height:28em;overflow:auto}
 .tokens{font-family:'DejaVu Sans Mono',monospace;font-size:12px;white-space:pre-wrap;line-height:1.6;margin:2px 0 8px}
 .tokens.words span{margin-right:4px}
-.note{color:#666;font-size:12px}
+.note{color:#666;font-size:12px}.row{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
 .ent{padding:1px 3px;border-radius:3px;margin:0 1px}
 .gallery{display:flex;flex-wrap:wrap;gap:12px}.gallery figure{margin:0;width:150px;font-size:12px}
 .gallery img{width:96px;height:96px;image-rendering:pixelated;border:1px solid #ccc}
@@ -52,15 +52,17 @@ def model_section(run, view, plt):
         parts.append('<p class="note">This model has no recurrent layer (the order-blind baseline).</p>')
     rows, total = graph.parameter_rows(model)
     config = run.config.get("config", {})
-    parts.append("<h3>configuration</h3>" + table(["setting", "value"], [(k, v) for k, v in config.items()]))
-    parts.append(f"<h3>parameters: {total:,}</h3>" + table(["module", "parameter", "shape", "count"], rows))
+    parts.append('<div class="row"><div><h3>configuration</h3>'
+                 + table(["setting", "value"], [(k, v) for k, v in config.items()])
+                 + f"</div><div><h3>parameters: {total:,}</h3>"
+                 + table(["module", "parameter", "shape", "count"], rows) + "</div></div>")
     return Section("model", "The model", parts)
 
 
 def training_section(run, plt):
     fig = curves_figure(plt, run.history)
-    return Section("training", "Training", [Figure("training", fig, "per-epoch metrics"),
-                                             summary_html(run.history, run.final)])
+    return Section("training", "Training", ['<div class="row"><div>', Figure("training", fig, "per-epoch metrics"),
+                                             "</div><div>", summary_html(run.history, run.final), "</div></div>"])
 
 
 def gradient_curve(run, view):
@@ -86,8 +88,8 @@ def gradient_section(run, curve, plt):
             f"through time by BPTT: ||dL/dh<sub>n−k</sub>|| of the top recurrent layer, k steps before the loss "
             f"(averaged over the sequences at least k+1 long). A steep fall is a vanishing gradient.</p>")
     return Section("gradient-flow", "Gradient flow through time",
-                   [text, Figure("gradient-flow", fig, "gradient norm by steps back"),
-                    table(["k", "||dL/dh||", "relative to k=0", "sequences"], rows)])
+                   [text, '<div class="row"><div>', Figure("gradient-flow", fig, "gradient norm by steps back"),
+                    "</div><div>", table(["k", "||dL/dh||", "relative to k=0", "sequences"], rows), "</div></div>"])
 
 
 def units_section(run, view, plt):
