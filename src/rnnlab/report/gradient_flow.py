@@ -11,12 +11,10 @@ is measured on the top layer's forward direction, for each sequence, and average
 sequences that are at least k+1 steps long. For a vanilla RNN g_k shrinks roughly
 geometrically with k (the vanishing gradient); the LSTM's cell path keeps more of it.
 
-dL/dh_t of step t is what BPTT carries into h_t from everything after it. It is read off
-as the initial-state gradient of a backward pass over the steps after t, started from the
-true state h_t (c_t) of the forward pass: the recurrence after step t is all that the
-top layer's h_t can reach when the loss is at the last step. The suffixes after every t
-go through the engine together, as one right-padded batch with their lengths. A norm
-that underflows to 0 (float32) is left out of the plot.
+dL/dh_t of step t is what BPTT carries into h_t from everything after it: for the RNN and
+LSTM it is read off one backward pass of the engine (``_through_input``), for the GRU from
+backward passes over the steps after each t (``_through_suffixes``). A norm that underflows
+to 0 (float32) is left out of the plot.
 """
 import re
 
@@ -24,7 +22,7 @@ import numpy as np
 
 from ..layers.recurrent import RNN
 
-CHUNK_ROWS = 256        # suffixes x sequences per batched backward pass
+CHUNK_ROWS = 64         # suffixes x sequences per batched backward pass (GRU)
 
 
 def split_top(layer):
@@ -95,52 +93,73 @@ def step_norms(layer, seen, lengths=None):
         X = np.ascontiguousarray(xin[idx, :n])
         g = seen.dy[idx, n - 1, :H].astype(layer.dtype)                     # (b, H) error arriving at step n
         dS = _batch(ds_final, idx)
-        states = [_batch(s_init, idx) if s_init is not None else top.zero_state(len(idx))]
-        for t in range(n):                                                  # states[t] = state after t steps
-            states.append(top.forward(X[:, t:t + 1], states[t])[1])
+        s0 = _batch(s_init, idx) if s_init is not None else top.zero_state(len(idx))
         out = np.empty((len(idx), n))
         last = g + (0 if dS is None else _h(dS)[0])
         out[:, 0] = np.linalg.norm(last, axis=1)
-        ts = list(range(1, n))                                              # dL/dh_t, t = 1..n-1
-        per = max(1, CHUNK_ROWS // len(idx))
-        for c in range(0, len(ts), per):
-            chunk = ts[c:c + per]
-            dh = _suffix_backward(top, X, states, g, dS, chunk)
-            for j, t in enumerate(chunk):
-                out[:, n - t] = np.linalg.norm(dh[j * len(idx):(j + 1) * len(idx)], axis=1)
+        if n > 1:
+            dh = (_through_input(top, X, s0, g, dS) if top.mode != "GRU"
+                  else _through_suffixes(top, X, s0, g, dS))                # dh[:, t-1] = dL/dh_t, t = 1..n-1
+            out[:, 1:] = np.linalg.norm(dh, axis=2)[:, ::-1]
         for row, b in enumerate(idx):
             norms[b] = out[row]
     return norms
 
 
-def _suffix_backward(top, X, states, g, dS, ts):
-    """dL/dh_t (rows: t in ``ts``, then sequence) from one padded batch of the suffixes after each t.
+def _through_input(top, X, s0, g, dS):
+    """RNN and LSTM: dL/dh_t for t = 1..n-1, (b, n-1, H), from one backward pass.
 
-    Suffix t holds steps t+1..n (right-padded, with its length), starts from the state after
-    step t and gets the error ``g`` at its last step; its initial-state gradient is dL/dh_t.
+    h_{t-1} reaches step t only through W_hh h_{t-1} (the LSTM's c_{t-1} is a separate path), so
+    the error BPTT carries into h_{t-1} is W_hh^T dgates_t. The same layer with a second,
+    all-zero input z that enters through a copy of W_hh (input weights [W_ih | W_hh]) computes
+    the same forward, and its input gradient dz_t is exactly W_hh^T dgates_t.
+    """
+    b, n, I = X.shape
+    H = top.hidden_size
+    twin = type(top)(I + H, H, num_layers=1, bias=top.bias, dtype=top.dtype,
+                     **({"nonlinearity": top.nonlinearity} if top.mode.startswith("RNN") else {}))
+    twin.params = dict(top.params, weight_ih_l0=np.concatenate([top.params["weight_ih_l0"],
+                                                                top.params["weight_hh_l0"]], axis=1))
+    Xz = np.concatenate([X, np.zeros((b, n, H), dtype=X.dtype)], axis=2)
+    _, _, cache = twin.forward(Xz, s0)
+    dy = np.zeros((b, n, H), dtype=X.dtype)
+    dy[:, -1] = g
+    dx, _, _ = twin.backward(dy, cache, dS)
+    return dx[:, 1:, I:]
+
+
+def _through_suffixes(top, X, s0, g, dS):
+    """Any cell (the GRU's h_{t-1} also enters through r * (W_hn h) and z * h): dL/dh_t, t = 1..n-1.
+
+    dL/dh_t is the initial-state gradient of a backward pass over the steps after t, started from
+    the true state after step t. The suffixes go through the engine together, ``CHUNK_ROWS`` rows
+    at a time, right-padded with their lengths; suffix t gets the error ``g`` at its last step.
     """
     b, n, _ = X.shape
-    m = n - ts[0]
-    rows = len(ts) * b
-    Xs = np.zeros((rows, m, X.shape[2]), dtype=X.dtype)
-    dy = np.zeros((rows, m, g.shape[1]), dtype=X.dtype)
-    lengths = np.empty(rows, dtype=np.int64)
-    for j, t in enumerate(ts):
-        r = slice(j * b, (j + 1) * b)
-        Xs[r, :n - t] = X[:, t:]
-        dy[r, n - t - 1] = g
-        lengths[r] = n - t
-
-    def stack(parts):
-        if isinstance(parts[0], tuple):
-            return tuple(np.concatenate([p[k] for p in parts], axis=1) for k in range(len(parts[0])))
-        return np.concatenate(parts, axis=1)
-
-    s0 = stack([states[t] for t in ts])
-    dS_all = None if dS is None else stack([dS] * len(ts))
-    _, _, cache = top.forward(Xs, s0, lengths=lengths)
-    _, ds0, _ = top.backward(dy, cache, dS_all, need_dx=False)
-    return _h(ds0)[0]
+    states = [s0]
+    for t in range(n):                                                      # states[t] = state after t steps
+        states.append(top.forward(X[:, t:t + 1], states[t])[1])
+    ts = list(range(1, n))
+    out = np.empty((b, n - 1, top.hidden_size))
+    per = max(1, CHUNK_ROWS // b)
+    for c in range(0, len(ts), per):
+        chunk = ts[c:c + per]
+        m = n - chunk[0]
+        rows = len(chunk) * b
+        Xs = np.zeros((rows, m, X.shape[2]), dtype=X.dtype)
+        dy = np.zeros((rows, m, g.shape[1]), dtype=X.dtype)
+        lengths = np.empty(rows, dtype=np.int64)
+        for j, t in enumerate(chunk):
+            r = slice(j * b, (j + 1) * b)
+            Xs[r, :n - t] = X[:, t:]
+            dy[r, n - t - 1] = g
+            lengths[r] = n - t
+        _, _, cache = top.forward(Xs, np.concatenate([states[t] for t in chunk], axis=1), lengths=lengths)
+        dS_all = None if dS is None else np.concatenate([dS] * len(chunk), axis=1)
+        _, ds0, _ = top.backward(dy, cache, dS_all, need_dx=False)
+        for j, t in enumerate(chunk):
+            out[:, t - 1] = ds0[0, j * b:(j + 1) * b]
+    return out
 
 
 def average_norms(norms):
