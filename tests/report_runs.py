@@ -53,7 +53,11 @@ FLAGS = {
 
 
 def train(task, data, out, extra=()):
-    rc = main(["--threads", "1", "train", task, "--data", data, "--out", out, *FAST, *FLAGS[task], *extra])
+    """``rnnlab train`` in-process on one BLAS thread (restored afterwards, unlike --threads)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        rc = main(["train", task, "--data", data, "--out", out, *FAST, *FLAGS[task], *extra])
     assert rc == 0, task
     return out
 
