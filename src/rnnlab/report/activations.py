@@ -98,12 +98,12 @@ def _color(v):
     return f"rgba(31,119,180,{-v:.2f})"
 
 
-def coloured_tokens(tokens, values, scale):
+def coloured_tokens(tokens, values, scale, joiner=""):
     out = []
     for tok, v in zip(tokens, values):
-        shown = esc(tok).replace("\n", "↵<br>") if tok == "\n" else esc(tok)
+        shown = "↵<br>" if tok == "\n" else esc(tok)
         out.append(f'<span style="background:{_color(v / scale)}" title="{v:.3f}">{shown}</span>')
-    return "".join(out)
+    return joiner.join(out)
 
 
 def units_html(y, lengths, tokens, picks, joiner, max_chars=900):
@@ -125,7 +125,7 @@ def units_html(y, lengths, tokens, picks, joiner, max_chars=900):
                     keep = i
                     break
             used += total
-            spans = coloured_tokens(toks[:keep], y[b, :keep, unit], scale)
+            spans = coloured_tokens(toks[:keep], y[b, :keep, unit], scale, joiner)
             lines.append(f'<div class="tokens{" words" if joiner else ""}">{spans}</div>')
         parts.append(f'<h3>unit {unit}: {esc(feature)} (r = {r:+.2f})</h3>{"".join(lines)}')
     return "".join(parts)

@@ -20,7 +20,6 @@ svg{max-width:100%;height:auto}img.fig{max-width:100%}
 table{border-collapse:collapse;margin:6px 0;font-size:12px}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left}
 th{background:#f3f3f3}pre{background:#f6f6f6;padding:8px;white-space:pre-wrap;font-size:12px;max-height:28em;overflow:auto}
 .tokens{font-family:'DejaVu Sans Mono',monospace;font-size:12px;white-space:pre-wrap;line-height:1.6;margin:2px 0 8px}
-.tokens.words span{margin-right:4px}
 .note{color:#666;font-size:12px}.row{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
 .ent{padding:1px 3px;border-radius:3px;margin:0 1px}
 .gallery{display:flex;flex-wrap:wrap;gap:12px}.gallery figure{margin:0;width:150px;font-size:12px}

@@ -11,6 +11,15 @@ def note_name(midi):
     return f"{NAMES[midi % 12]}{midi // 12 - 1}"
 
 
+def sounding(labels):
+    """Melody grid labels ("67", "hold", "rest") -> the MIDI pitch sounding at each step (0: silence)."""
+    out, current = np.zeros(len(labels)), 0
+    for t, lab in enumerate(labels):
+        current = int(lab) if lab.isdigit() else (0 if lab != "hold" else current)
+        out[t] = current
+    return out
+
+
 class MusicView(View):
     shape = "one-to-many"
 
@@ -38,9 +47,12 @@ class MusicView(View):
         return Batch(lambda: run.model.loss_and_grads(x, y, training=False), tokens, lengths=[len(t) for t in tokens])
 
     def features(self, tokens):
-        from ..activations import text_features
-
-        return {"position in piece": text_features(tokens)["position in sequence"]}
+        f = {"position in piece": np.arange(len(tokens), dtype=float)}
+        if any(t in ("hold", "rest") for t in tokens):                      # melody tokens
+            pitch = sounding(tokens)
+            f["note onset"] = np.array([t.isdigit() for t in tokens], dtype=float)
+            f["pitch sounding"] = np.where(pitch > 0, pitch, pitch[pitch > 0].min(initial=60) - 1)
+        return f
 
     def unrolled(self, run):
         batch = self.gradient_batch(run)
@@ -56,16 +68,13 @@ class MusicView(View):
             from ...tasks.music import MelodyVocab
 
             vocab = MelodyVocab.from_itos(run.config["vocab"])
-            ids = run.model.sample([0], GENERATED * 4, temperature=1.0, seed=0)
-            labels = vocab.decode(ids)
-            pitches = [p for p in labels if isinstance(p, int)] or [60]
-            lowest = min(pitches)
-            roll = np.zeros((len(labels), max(pitches) - lowest + 1))
-            current = None
-            for t, lab in enumerate(labels):
-                current = lab if isinstance(lab, int) else (None if lab == "rest" else current)
-                if current is not None:
-                    roll[t, current - lowest] = 1
+            pitch = sounding(vocab.decode(run.model.sample([0], GENERATED * 4, temperature=1.0, seed=0)))
+            on = pitch[pitch > 0].astype(int)
+            lowest = int(on.min()) if len(on) else 60
+            roll = np.zeros((len(pitch), (int(on.max()) if len(on) else 60) - lowest + 1))
+            for t, p in enumerate(pitch.astype(int)):
+                if p > 0:
+                    roll[t, p - lowest] = 1
         fig, ax = plt.subplots(figsize=(8, 3))
         ax.imshow(roll.T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",
                   extent=(0, len(roll), lowest - 0.5, lowest + roll.shape[1] - 0.5))
