@@ -63,5 +63,6 @@ def train(task, data, out, extra=()):
 
 
 def make_runs(folder):
+    """({task: run directory}, {task: its data}) for a tiny run of every task."""
     data = write_data(os.path.join(folder, "data"))
-    return {task: train(task, data[task], os.path.join(folder, task)) for task in FLAGS}
+    return {task: train(task, data[task], os.path.join(folder, task)) for task in FLAGS}, data

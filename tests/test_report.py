@@ -17,8 +17,18 @@ COMMON = ["model", "training", "gradient-flow", "hidden-units"]
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs_and_data(tmp_path_factory):
     return make_runs(str(tmp_path_factory.mktemp("report_runs")))
+
+
+@pytest.fixture(scope="module")
+def runs(runs_and_data):
+    return runs_and_data[0]
+
+
+@pytest.fixture(scope="module")
+def data(runs_and_data):
+    return runs_and_data[1]
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +69,33 @@ def test_model_drawing_names_the_cells_matrices(reports):
     assert "encoder–decoder" in open(paths["seq2seq"], encoding="utf-8").read()
 
 
-def test_vanilla_cell_is_drawn_with_wxh_whh_why(runs, tmp_path):
+def test_vanilla_cell_is_drawn_with_wxh_whh_why(data, tmp_path):
     from rnnlab import report
 
-    data = os.path.join(os.path.dirname(runs["charlm"]), "data", "readme.txt")
-    d = train("charlm", data, str(tmp_path / "rnn"), ["--cell", "rnn", "--max-time", "1", "--epochs", "1"])
+    d = train("charlm", data["charlm"], str(tmp_path / "rnn"), ["--cell", "rnn", "--max-time", "1", "--epochs", "1"])
     r = report(d)
     html = r._repr_html_()
     r.close()
     for name in ("Wxh", "Whh", "Why", "tanh RNN"):
         assert name in html, name
+
+
+@pytest.mark.parametrize("task,extra", [
+    ("classify", ["--cell", "gru", "--layers", "2", "--bidirectional", "--pooling", "mean"]),
+    ("tag", ["--crf", "--layers", "2"]),
+    ("music", ["--mode", "melody"]),
+])
+def test_report_of_other_architectures(data, tmp_path, task, extra):
+    """Lower bidirectional layers under the watched one, a CRF loss, a melody language model."""
+    from rnnlab import report
+
+    d = train(task, data[task], str(tmp_path / task), [*extra, "--max-time", "1", "--epochs", "1"])
+    r = report(d)
+    html = r.html
+    r.close()
+    for section in COMMON + TASK_SECTIONS[task]:
+        assert f'data-section="{section}"' in html, section
+    assert "||dL/dh||" in html and "No recurrent layer" not in html
 
 
 def test_order_blind_bag_is_one_to_one_without_gradient_flow(tmp_path):
@@ -101,13 +128,12 @@ def test_python_api_displays_inline(runs):
     r.close()
 
 
-def test_train_with_report_flag_writes_the_page(runs, tmp_path, capsys):
-    data = os.path.join(os.path.dirname(runs["charlm"]), "data", "readme.txt")
+def test_train_with_report_flag_writes_the_page(data, tmp_path, capsys):
     out = str(tmp_path / "r")
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
-        rc, stdout, err = run_cli(["train", "charlm", "--data", data, "--out", out, "--quiet", "--hidden", "8",
+        rc, stdout, err = run_cli(["train", "charlm", "--data", data["charlm"], "--out", out, "--quiet", "--hidden", "8",
                                    "--embed", "4", "--layers", "1", "--batch", "4", "--bptt", "16", "--epochs", "1",
                                    "--max-time", "1", "--report"], capsys)
     assert rc == 0, err
@@ -185,16 +211,15 @@ def test_gradient_norms_equal_torch_autograd(close):
     close("norms vs torch", np.array(norms), want, 1e-12)
 
 
-def test_rnn_gradient_vanishes_faster_than_lstm(runs, tmp_path):
+def test_rnn_gradient_vanishes_faster_than_lstm(data, tmp_path):
     """The textbook result, measured: same data, seed, size and training (one epoch); only the cell differs."""
     from rnnlab.report.page import gradient_curve
     from rnnlab.report.run import load_run_data
     from rnnlab.report.sections import view_for
 
-    data = os.path.join(os.path.dirname(runs["charlm"]), "data", "readme.txt")
     decay = {}
     for cell in ("rnn", "lstm"):
-        d = train("charlm", data, str(tmp_path / cell), ["--cell", cell, "--layers", "1", "--epochs", "1",
+        d = train("charlm", data["charlm"], str(tmp_path / cell), ["--cell", cell, "--layers", "1", "--epochs", "1",
                                                                      "--max-time", "600"])
         run = load_run_data(d)
         steps, mean, _ = gradient_curve(run, view_for("charlm"))
