@@ -46,12 +46,7 @@ class Report:
         return paths
 
     def close(self):
-        """Free the figures (the page keeps its SVG copies)."""
-        from .figures import pyplot
-
-        plt = pyplot()
-        for _, fig in self.figures:
-            plt.close(fig.figure)
+        """Drop the figures (the page keeps its SVG copies)."""
         self.figures = []
 
 
@@ -59,14 +54,13 @@ def report(*run_dirs):
     """A Report of one or more run directories of `rnnlab train` (several: compared side by side)."""
     if not run_dirs:
         raise ValueError("report needs at least one run directory")
-    from .figures import pyplot
+    from .figures import Plotter, style
     from .page import render
     from .run import load_run_data
 
-    with _one_blas_thread():
+    with _one_blas_thread(), style():
         runs = [load_run_data(str(d)) for d in run_dirs]
-        plt = pyplot()
-        html, figures = render(runs, plt)
+        html, figures = render(runs, Plotter())
     return Report(html, figures)
 
 

@@ -1,22 +1,37 @@
-"""Figures: matplotlib on the Agg backend, inlined in the page as SVG and written as PNG with ``--png``."""
+"""Figures: bare matplotlib Figures (no pyplot), inlined in the page as SVG and written as PNG with ``--png``."""
 import base64
 import io
 import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+RC = {"svg.fonttype": "none", "font.size": 9, "axes.titlesize": 10, "figure.dpi": 100, "svg.hashsalt": "rnnlab"}
 
-def pyplot():
-    """matplotlib.pyplot on the Agg backend (no display, no network), text kept as text in SVG."""
+
+class Plotter:
+    """The part of pyplot the report uses, on bare Figures: no backend switch, no global figure list.
+
+    So a report made in a notebook leaves its plotting backend alone, and figures are freed
+    with the Report that holds them.
+    """
+
+    @staticmethod
+    def subplots(nrows=1, ncols=1, figsize=None, **kw):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(nrows, ncols, **kw)
+
+
+@contextmanager
+def style():
+    """The report's matplotlib settings (text kept as text in SVG), for the duration of a ``with``."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    warnings.filterwarnings("ignore", message="Glyph .* missing from font")   # CJK text in a Latin font
-    import matplotlib.pyplot as plt
-
-    matplotlib.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.titlesize": 10,
-                                "figure.dpi": 100, "svg.hashsalt": "rnnlab"})
-    return plt
+    with warnings.catch_warnings(), matplotlib.rc_context(RC):
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")   # CJK text in a Latin font
+        yield
 
 
 @dataclass
@@ -43,7 +58,8 @@ def svg(fig):
 
 def png_bytes(fig, dpi=150):
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    with style():
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()
 
 

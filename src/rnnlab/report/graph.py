@@ -68,14 +68,14 @@ def network_figure(plt, mode, steps, shape, sizes):
         _box(ax, x, 1.5, f"{state}{_sub(t + 1)}", color)
         if step.input is not None:
             _box(ax, x, 0.2, step.input, "#eee", size=8)
-            _arrow(ax, (x, 0.2), (x, 1.5), w_in.split()[0] if t == 0 else None, label_at=(0.25, 0))
+            _arrow(ax, (x, 0.2), (x, 1.5), _short(w_in) if t == 0 else None, label_at=(0.3, 0))
         if step.output is not None:
             _box(ax, x, 2.8, step.output, "#eee", size=8)
             _arrow(ax, (x, 1.5), (x, 2.8), "Why" if t == n - 1 or step.part == "decoder" and t == _first(steps, "decoder")
                    else None, label_at=(0.28, 0))
         if prev is not None:
             handoff = steps[t - 1].part == "encoder" and step.part == "decoder"
-            _arrow(ax, (prev, 1.5), (x, 1.5), "state" if handoff else (w_rec.split()[0] if t == 1 else None),
+            _arrow(ax, (prev, 1.5), (x, 1.5), "state" if handoff else (_short(w_rec) if t == 1 else None),
                    label_at=(0, 0.22))
             if shape == "one-to-many" and steps[t - 1].output is not None and step.part != "encoder":
                 _arrow(ax, (prev, 2.8), (x, 0.2), ls=":", style="-|>")
@@ -84,6 +84,12 @@ def network_figure(plt, mode, steps, shape, sizes):
             ha="center", fontsize=8, style="italic")
     fig.tight_layout()
     return fig
+
+
+def _short(label):
+    """'W_ii W_if W_ig W_io' -> 'W_i[ifgo]' (one arrow of the unrolled drawing); 'Wxh' stays."""
+    names = label.split()
+    return label if len(names) == 1 else names[0][:3] + "[" + "".join(n[3:] for n in names) + "]"
 
 
 def _first(steps, part):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...data.splits import pad_batch
-from . import Batch, Section, Step, View, esc, table
+from . import Batch, Section, Step, View, table
 
 SEQUENCES, MAX_TOKENS, ERRORS = 16, 60, 8
 
