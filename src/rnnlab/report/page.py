@@ -43,7 +43,8 @@ def model_section(run, view, plt):
     model = run.model
     layer = view.layer(run)
     parts = [f"<p><b>{esc(type(model).__name__)}</b> for <code>{esc(run.task_name)}</code>; "
-             f"architecture: {esc(SHAPES.get(view.shape_of(run), view.shape_of(run)))}.</p>"]
+             f"architecture: {esc(SHAPES.get(view.shape_of(run), view.shape_of(run)))}. The unrolled copies "
+             f"are fed a real held-out input; above each step is the model's most likely output there.</p>"]
     if layer is not None:
         fig = graph.network_figure(plt, layer.mode, view.unrolled(run), view.shape_of(run), _sizes(model, layer))
         parts.append(Figure("model", fig, "the recurrent cell folded and unrolled"))

@@ -25,9 +25,10 @@ class CaptionView(View):
     def unrolled(self, run):
         t = run.task
         i = t.splits["test"][0]
-        words = t.ids[i][:4]
-        ins = ["image"] + [t.vocab.itos[k] for k in words[:3]]
-        return [Step(a, t.vocab.itos[b]) for a, b in zip(ins, words)]
+        tgt_in = [t.vocab.bos_id] + t.ids[i][:3]
+        logits, _ = run.model.forward(t.features[i:i + 1], np.array([tgt_in]))
+        ins = ["image"] + [t.vocab.itos[k] for k in tgt_in[1:]]
+        return [Step(a, t.vocab.itos[int(b)]) for a, b in zip(ins, logits[0].argmax(axis=1))]
 
     def sections(self, run, plt):
         from ...tasks.caption import decode

@@ -55,8 +55,14 @@ class MusicView(View):
         return f
 
     def unrolled(self, run):
-        batch = self.gradient_batch(run)
-        return [Step(t, "next" if self._pianoroll(run) else None) for t in batch.tokens[0][:6]]
+        first = run.task.splits["test"][0][:6]
+        if self._pianoroll(run):                    # input frame t -> the model's frame t+1 (pitches with p > 0.5)
+            logits, _, _ = run.model.forward(first[None])
+            return [Step(self._frame_label(run, f), self._frame_label(run, (z > 0).astype(float)))
+                    for f, z in zip(first, logits[0])]
+        itos = run.config["vocab"]
+        logits, _, _ = run.model.forward(np.array([first]))
+        return [Step(str(itos[a]), str(itos[int(b)])) for a, b in zip(first, logits[0].argmax(axis=1))]
 
     def sections(self, run, plt):
         from ..figures import Figure

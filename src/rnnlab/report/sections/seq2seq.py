@@ -40,9 +40,10 @@ class Seq2SeqView(View):
         codec = run.task.codec
         _, src, tgt = self._pairs(run, 1)[0]
         s_itos, t_itos = codec.src_vocab.itos, codec.tgt_vocab.itos
-        steps = [Step(s_itos[t], None, "encoder") for t in src[:4]]
         dec_in = [codec.bos] + tgt[:2]
-        steps += [Step(t_itos[a], t_itos[b], "decoder") for a, b in zip(dec_in, tgt[:3])]
+        logits, _, _ = run.model.forward(np.array([src]), np.array([len(src)]), np.array([dec_in]))
+        steps = [Step(s_itos[t], None, "encoder") for t in src[:4]]
+        steps += [Step(t_itos[a], t_itos[int(b)], "decoder") for a, b in zip(dec_in, logits[0].argmax(axis=1))]
         return steps
 
     def sections(self, run, plt):
