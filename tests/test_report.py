@@ -303,3 +303,16 @@ def test_report_in_chromium(reports, browser, task, tmp_path):
     assert [u for u in requests if u != url and not u.startswith("data:")] == []
     assert errors == []
     assert shot.stat().st_size > 10_000
+
+
+def test_a_task_plugs_in_with_one_module(monkeypatch):
+    import sys
+    import types
+
+    from rnnlab.report.sections import View, view_for
+
+    module = types.ModuleType("rnnlab.report.sections.speech")
+    module.VIEW = type("SpeechView", (View,), {"shape": "many-to-many"})()
+    monkeypatch.setitem(sys.modules, "rnnlab.report.sections.speech", module)
+    assert view_for("speech") is module.VIEW
+    assert type(view_for("no_such_task")) is View          # model and training sections only
