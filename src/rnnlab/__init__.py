@@ -7,6 +7,7 @@
 """
 from .gradcheck import check_grads, check_layer_grads
 from .layers import GRU, LSTM, RNN, Embedding, Linear
+from .report import report
 
 __version__ = "0.1.0"
-__all__ = ["RNN", "LSTM", "GRU", "Linear", "Embedding", "check_grads", "check_layer_grads", "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "Linear", "Embedding", "check_grads", "check_layer_grads", "report", "__version__"]

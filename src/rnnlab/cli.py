@@ -98,6 +98,7 @@ def build_parser():
     t.add_argument("--keep-resume", action="store_true", default=None,
                    help="keep OUT/resume.safetensors after a clean finish (removed by default)")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    t.add_argument("--report", action="store_true", help="write OUT/report.html when training ends")
 
     g = sub.add_parser("generate", help="sample from a trained generative model")
     _shared_flags(g)
@@ -127,6 +128,12 @@ def build_parser():
     e.add_argument("--data", help="dataset name or file (default: the held-out split of the training data)")
     e.add_argument("--beam", type=flag_type("beam"), help=help_range("beam", "seq2seq/caption: beam width for "
                                                                      "decoding (default: greedy)"))
+
+    rp = sub.add_parser("report", help="one offline HTML page per run: the unrolled model, training, gradient flow, "
+                        "hidden units, the task's examples")
+    rp.add_argument("dirs", nargs="+", metavar="DIR", help="run directories (several: compared side by side)")
+    rp.add_argument("--out", help="the HTML file (default: DIR/report.html of the first run)")
+    rp.add_argument("--png", metavar="FIGDIR", help="also write every figure as a PNG into FIGDIR")
 
     d = sub.add_parser("data", help="built-in datasets")
     dsub = d.add_subparsers(dest="data_command", required=True)
@@ -204,6 +211,8 @@ def _dispatch(args):
     if args.command == "train":
         result = tasks.train(args)
         print(json.dumps(result, sort_keys=True))
+        if args.report:
+            print(_report([args.resume or args.out or os.path.join("runs", args.task)], None, None), file=sys.stderr)
     elif args.command == "generate":
         out = tasks.generate(args)
         if out is not None:
@@ -215,6 +224,8 @@ def _dispatch(args):
             print(json.dumps(result, ensure_ascii=False), flush=not args.inputs)
     elif args.command == "evaluate":
         print(json.dumps(tasks.evaluate(args.dir, args.data, args.beam), sort_keys=True))
+    elif args.command == "report":
+        print(_report(args.dirs, args.out, args.png))
     elif args.command == "data":
         from .data import list_datasets, load_dataset
 
@@ -239,6 +250,17 @@ def _stdin_lines():
         line = line.rstrip("\r\n")
         if line.strip():
             yield line
+
+
+def _report(dirs, out, png):
+    from .report import report
+
+    r = report(*dirs)
+    path = r.save(out or os.path.join(dirs[0], "report.html"))
+    if png:
+        r.save_png(png)
+    r.close()
+    return path
 
 
 if __name__ == "__main__":

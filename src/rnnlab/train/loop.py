@@ -76,7 +76,7 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed + 1)     # dropout and any training-time noise
         self.state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "elapsed": 0.0,
                       "best": None, "best_epoch": None, "bad_epochs": 0, "history": [], "stopped": False,
-                      "loss_sum": 0.0, "loss_count": 0, "best_tiebreak": None, "stop_reason": None}
+                      "loss_sum": 0.0, "loss_count": 0, "epoch_tokens": 0, "best_tiebreak": None, "stop_reason": None}
         self.carry = task.initial_carry()
 
     # ------------------------------------------------------------------ checkpointing
@@ -167,7 +167,7 @@ class Trainer:
             batches = task.train_batches(st["epoch"])
             if st["step_in_epoch"] == 0:
                 self.carry = task.initial_carry()
-                st["loss_sum"], st["loss_count"] = 0.0, 0
+                st["loss_sum"], st["loss_count"], st["epoch_tokens"] = 0.0, 0, 0
             of = f"/{cfg.epochs}" if cfg.epochs is not None else ""
             log = _ProgressLog(len(batches), st["step_in_epoch"], f"epoch {st['epoch'] + 1}{of}", cfg, st["elapsed"])
             tokens, t0, losses = 0, time.monotonic(), []
@@ -185,6 +185,7 @@ class Trainer:
                 st["loss_sum"] += float(loss)
                 st["loss_count"] += 1
                 tokens += n_tok
+                st["epoch_tokens"] = st.get("epoch_tokens", 0) + int(n_tok)
                 st["step_in_epoch"] = i + 1
                 st["global_step"] += 1
                 st["elapsed"] = time.monotonic() - t_start
@@ -203,7 +204,8 @@ class Trainer:
             metrics = task.evaluate("val")
             train_loss = st["loss_sum"] / st["loss_count"] if st["loss_count"] else None
             metrics.update(epoch=st["epoch"] + 1, step=st["global_step"], train_loss=train_loss,
-                           lr=self.opt.lr, elapsed=round(st["elapsed"], 2), partial_epoch=out_of_time)
+                           lr=self.opt.lr, elapsed=round(st["elapsed"], 2), partial_epoch=out_of_time,
+                           tokens=st.get("epoch_tokens", 0))
             self._end_epoch(metrics)
             if out_of_time:
                 st["stopped"], st["stop_reason"] = True, "time"
@@ -239,7 +241,7 @@ class Trainer:
             self.schedule.step()
         st["epoch"] += 1
         st["step_in_epoch"] = 0
-        st["loss_sum"], st["loss_count"] = 0.0, 0
+        st["loss_sum"], st["loss_count"], st["epoch_tokens"] = 0.0, 0, 0
         if self.config.patience and st["bad_epochs"] >= self.config.patience:
             st["stopped"], st["stop_reason"] = True, "early_stopping"
         elif self.schedule is not None and self.opt.lr < CONVERGED_LR * self.config.lr:

@@ -5,7 +5,7 @@ COUNT, NUMBER = "an integer >= 0", "a number >= 0"
 # trainer key -> what it must be; loss_sum / loss_count are absent from checkpoints of earlier versions
 TRAINER_KEYS = {"epoch": COUNT, "step_in_epoch": COUNT, "global_step": COUNT, "bad_epochs": COUNT,
                 "elapsed": NUMBER, "history": "a list", "stopped": "true or false"}
-OPTIONAL_KEYS = {"loss_sum": "a number", "loss_count": COUNT}
+OPTIONAL_KEYS = {"loss_sum": "a number", "loss_count": COUNT, "epoch_tokens": COUNT}
 
 
 def _valid(value, what):
