@@ -10,7 +10,7 @@ from conftest import run_cli
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 PLACEHOLDERS = {"CELL": "lstm", "PRE": "glove", "H": "8"}
-PROSE = {"rnnlab train", "rnnlab --threads 1"}      # mentioned in sentences, not commands
+PROSE = {"rnnlab train", "rnnlab --threads 1", "rnnlab report"}      # mentioned in sentences, not commands
 BUDGET = ["--epochs", "1", "--limit", "300", "--quiet"]       # appended: the last occurrence of a flag wins
 
 
@@ -42,8 +42,21 @@ def commands():
 
 
 @pytest.mark.parametrize("index", range(len(python_snippets())))
-def test_python_snippet_runs(index):
-    exec(compile(python_snippets()[index], f"README.md python snippet {index + 1}", "exec"), {})
+def test_python_snippet_runs(index, tmp_path, monkeypatch, capsys):
+    snippet = python_snippets()[index]
+    # a snippet that reads run directories (runs/NAME) gets tiny real runs of those names, NAME's cell if it is one
+    monkeypatch.chdir(tmp_path)
+    for name in sorted(set(re.findall(r"[\"']runs/(\w+)[\"']", snippet))):
+        train_tiny_lm(tmp_path, f"runs/{name}", name if name in ("rnn", "lstm", "gru") else "lstm", capsys)
+    exec(compile(snippet, f"README.md python snippet {index + 1}", "exec"), {})
+
+
+def train_tiny_lm(tmp_path, out, cell, capsys):
+    text = tmp_path / "play.txt"
+    text.write_text("ROMEO:\nBut soft, what light through yonder window breaks?\n\n" * 30, encoding="utf-8")
+    assert run_cli(["train", "charlm", "--data", str(text), "--out", out, "--cell", cell, "--hidden", "8",
+                    "--embed", "4", "--layers", "1", "--batch", "2", "--bptt", "8"] + BUDGET, capsys)[0] == 0
+    return out
 
 
 def test_every_command_parses_and_validates(tmp_path):
@@ -65,12 +78,7 @@ def test_every_command_parses_and_validates(tmp_path):
 
 @pytest.fixture
 def tiny_lm(tmp_path, capsys):
-    text = tmp_path / "play.txt"
-    text.write_text("ROMEO:\nBut soft, what light through yonder window breaks?\n\n" * 30, encoding="utf-8")
-    out = str(tmp_path / "demo")
-    assert run_cli(["train", "charlm", "--data", str(text), "--out", out, "--hidden", "8", "--embed", "4",
-                    "--layers", "1", "--batch", "2", "--bptt", "8"] + BUDGET, capsys)[0] == 0
-    return out
+    return train_tiny_lm(tmp_path, str(tmp_path / "demo"), "lstm", capsys)
 
 
 def test_cheap_commands_run(tiny_lm, tmp_path, capsys):
