@@ -15,6 +15,7 @@ from rnnlab.models.tagger import make_batch  # noqa: E402
 from rnnlab.torch import from_torch, load, save, to_torch  # noqa: E402
 
 from conftest import assert_close  # noqa: E402
+from helpers_torch import one_thread  # noqa: E402,F401
 
 TOL = 1e-8
 

@@ -55,6 +55,9 @@ def build_parser():
     t.add_argument("--out", help="output directory (default: runs/TASK)")
     t.add_argument("--resume", metavar="OUT", help="continue the run in OUT exactly where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    t.add_argument("--backend", choices=["numpy", "torch"], help="the engine of each training step (torch: the "
+                   "model's PyTorch twin, `pip install 'rnnlab[torch]'`); default numpy")
+    t.add_argument("--device", help="--backend torch: cpu (default) or cuda")
 
     g = sub.add_parser("generate", help="sample from a trained generative model")
     g.add_argument("dir")
@@ -78,6 +81,11 @@ def build_parser():
     e.add_argument("dir")
     e.add_argument("--data", help="dataset name or file (default: the held-out split of the training data)")
     e.add_argument("--beam", type=int, help="seq2seq: beam width for decoding (default: greedy)")
+
+    x = sub.add_parser("export", help="write a trained model as a PyTorch twin file or ONNX")
+    x.add_argument("dir")
+    x.add_argument("--format", choices=["torch", "onnx"], required=True)
+    x.add_argument("--out", required=True, help="the file to write (torch: safetensors; onnx: .onnx)")
 
     d = sub.add_parser("data", help="built-in datasets")
     dsub = d.add_subparsers(dest="data_command", required=True)
@@ -124,7 +132,8 @@ def _dispatch(args):
 
     if args.command == "train":
         result = tasks.train(args)
-        print(json.dumps(result, sort_keys=True))
+        if result is not None:          # None: a torchrun rank other than 0
+            print(json.dumps(result, sort_keys=True))
     elif args.command == "generate":
         out = tasks.generate(args)
         if out is not None:
@@ -135,6 +144,13 @@ def _dispatch(args):
             print(json.dumps(result, ensure_ascii=False))
     elif args.command == "evaluate":
         print(json.dumps(tasks.evaluate(args.dir, args.data, args.beam), sort_keys=True))
+    elif args.command == "export":
+        from .train.backends import require_torch
+
+        require_torch("rnnlab export")
+        from .torch.export import export
+
+        print(json.dumps(export(args.dir, args.format, args.out)))
     elif args.command == "data":
         from .data import list_datasets, load_dataset
 

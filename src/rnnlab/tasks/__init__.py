@@ -8,8 +8,9 @@ import dataclasses
 import importlib
 import os
 
+from ..train.backends import is_writer, make_trainer
 from ..train.checkpoint import atomic_write_json, read_json
-from ..train.loop import TrainConfig, Trainer
+from ..train.loop import TrainConfig
 from .base import load_run
 
 TASKS = {"charlm": "charlm", "classify": "classify", "tag": "tag", "seq2seq": "seq2seq",
@@ -17,7 +18,8 @@ TASKS = {"charlm": "charlm", "classify": "classify", "tag": "tag", "seq2seq": "s
 
 # flags every task understands; the task's DEFAULTS fills what the user left out
 COMMON = {"epochs": 10, "max_time": None, "lr": 2e-3, "optimizer": "adam", "clip": 5.0, "patience": 5,
-          "lr_schedule": "plateau", "seed": 0, "save_every": 60.0, "limit": None, "data": None}
+          "lr_schedule": "plateau", "seed": 0, "save_every": 60.0, "limit": None, "data": None,
+          "backend": "numpy", "device": "cpu"}
 
 
 def task_module(name):
@@ -51,6 +53,7 @@ def train(args):
     if args.resume:
         out = args.resume
         settings = read_json(os.path.join(out, "args.json"), "args.json (the run's settings)")
+        settings.update({k: getattr(args, k) for k in ("backend", "device") if getattr(args, k, None)})
         resume = True
     else:
         if not args.task:
@@ -60,13 +63,13 @@ def train(args):
         resume = False
     mod = task_module(settings["task"])
     task = mod.build(settings)
-    if not resume:
+    if not resume and is_writer():
         os.makedirs(out, exist_ok=True)
         atomic_write_json(os.path.join(out, "args.json"), settings)
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     tcfg = TrainConfig(**{k: v for k, v in settings.items() if k in fields})
     tcfg.progress = not getattr(args, "quiet", False)
-    trainer = Trainer(task, tcfg, out)
+    trainer = make_trainer(task, tcfg, out, settings)     # NumPy, or rnnlab.torch (--backend torch, torchrun)
     return trainer.fit(resume=resume)
 
 

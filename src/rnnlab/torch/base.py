@@ -13,6 +13,12 @@ from torch import nn
 class Twin(nn.Module):
     numpy_class = None        # the rnnlab.models class name this twin mirrors
     carries_state = False     # loss_and_grads returns (loss, grads, state) rather than (loss, grads)
+    batch_axes = {}           # loss argument -> its batch axis (how torchrun splits a global batch)
+
+    @staticmethod
+    def loss_terms(config, call):
+        """How many terms the loss of a call (its arguments by name) averages over."""
+        raise NotImplementedError
 
     def __init__(self, config):
         super().__init__()

@@ -77,11 +77,12 @@ def from_torch(module):
     return model
 
 
-def save(module, path):
-    """Write a twin (state_dict + model class + config) to one safetensors file, atomically."""
+def save(module, path, extra=None):
+    """Write a twin (state_dict + model class + config, + ``extra`` strings) to one safetensors file, atomically."""
     from safetensors.torch import save as st_save
 
-    meta = {"model": module.numpy_class, "config": json.dumps(dataclasses.asdict(module.config), sort_keys=True)}
+    meta = {**(extra or {}), "model": module.numpy_class,
+            "config": json.dumps(dataclasses.asdict(module.config), sort_keys=True)}
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     atomic_write_bytes(path, st_save(state, metadata=meta))
 

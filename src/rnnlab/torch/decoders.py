@@ -1,4 +1,5 @@
 """PyTorch twins of the tagger, the encoder-decoder and the captioner (see each rnnlab model's docstring)."""
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -11,6 +12,11 @@ class SequenceTaggerTwin(Twin):
     """Embedding (+ char BiLSTM) -> recurrent layers -> Linear -> softmax or CRF, per-token loss."""
 
     numpy_class = "SequenceTagger"
+    batch_axes = {"batch": 0}
+
+    @staticmethod
+    def loss_terms(config, call):
+        return int(np.sum(call["batch"].lengths))
 
     def __init__(self, config):
         super().__init__(config)
@@ -35,10 +41,11 @@ class SequenceTaggerTwin(Twin):
         if c.char_embed:
             rows = torch.nonzero(length_mask(lengths, T).reshape(-1))[:, 0]     # valid tokens, row-major
             cl = self.ids(char_lengths).reshape(-1)[rows]
-            W = int(cl.max())
-            e = self.char_embedding(self.ids(chars).reshape(B * T, -1)[rows, :W])   # (N, W, C)
-            _, (h_n, _) = run_recurrent(self.char_rnn, e, cl)                   # (2, N, C)
-            feats = x.new_zeros(B * T, 2 * c.char_embed).index_copy(0, rows, torch.cat([h_n[0], h_n[1]], dim=1))
+            e = self.char_embedding(self.ids(chars).reshape(B * T, -1)[rows])   # (N, W, C)
+            y, _ = run_recurrent(self.char_rnn, e, cl)                          # (N, W, 2C)
+            C = c.char_embed                # the forward state at the last char, the backward one at the first
+            h = torch.cat([y[torch.arange(y.shape[0], device=y.device), cl - 1, :C], y[:, 0, C:]], dim=1)
+            feats = x.new_zeros(B * T, 2 * C).index_copy(0, rows, h)
             x = torch.cat([x, feats.reshape(B, T, -1)], dim=2)
         x = F.dropout(x, c.dropout, self.training)
         y, _ = run_recurrent(self.rnn, x, lengths)
@@ -58,6 +65,12 @@ class Seq2SeqTwin(Twin):
     """Encoder (optionally bidirectional, with a tanh bridge) -> decoder -> Luong/Bahdanau attention -> head."""
 
     numpy_class = "Seq2Seq"
+    batch_axes = {"src": 0, "src_lengths": 0, "tgt_in": 0, "tgt_out": 0, "tgt_mask": 0}
+
+    @staticmethod
+    def loss_terms(config, call):
+        mask = call.get("tgt_mask")
+        return int(np.sum(np.asarray(call["tgt_out"]) != config.pad_id if mask is None else np.asarray(mask) != 0))
 
     def __init__(self, config):
         super().__init__(config)
@@ -126,6 +139,11 @@ class CaptionerTwin(Twin):
     """Image features -> (frozen PCA) -> initial state and/or input feed -> decoder -> head."""
 
     numpy_class = "Captioner"
+    batch_axes = {"features": 0, "tgt_in": 0, "tgt_out": 0}
+
+    @staticmethod
+    def loss_terms(config, call):
+        return int(np.sum(np.asarray(call["tgt_out"]) != config.pad_id))
 
     def __init__(self, config):
         super().__init__(config)

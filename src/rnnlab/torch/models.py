@@ -4,6 +4,7 @@ Each is the ordinary PyTorch version of its rnnlab model (see that model's docst
 the equations): the same submodule and parameter names, the same dropout placement,
 and a ``loss`` with the arguments of the NumPy ``loss_and_grads``.
 """
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,6 +16,11 @@ from .layers import length_mask, recurrent, run_recurrent
 class LanguageModelTwin(Twin):
     numpy_class = "LanguageModel"
     carries_state = True
+    batch_axes = {"ids": 0, "targets": 0, "state": 1}
+
+    @staticmethod
+    def loss_terms(config, call):
+        return int(np.sum(np.asarray(call["targets"]) != -100))
 
     def __init__(self, config):
         super().__init__(config)
@@ -41,6 +47,12 @@ class LanguageModelTwin(Twin):
 
 
 class _ClassifierTwin(Twin):
+    batch_axes = {"ids": 0, "lengths": 0, "labels": 0}
+
+    @staticmethod
+    def loss_terms(config, call):
+        return len(call["labels"])
+
     def loss(self, ids, lengths, labels):
         return F.cross_entropy(self(ids, lengths), self.ids(labels)), None
 
@@ -62,11 +74,14 @@ class SequenceClassifierTwin(_ClassifierTwin):
         """ids (B, T), lengths (B,) -> logits (B, C)."""
         c = self.config
         ids = self.ids(ids)
-        y, state = run_recurrent(self.rnn, self.embedding(ids), lengths)       # (B, T, D*H)
-        h_n = state[0] if isinstance(state, tuple) else state                  # (L*D, B, H)
-        D = 2 if c.bidirectional else 1
+        y, _ = run_recurrent(self.rnn, self.embedding(ids), lengths)           # (B, T, D*H)
         if c.pooling == "last":
-            f = torch.cat(list(h_n[-D:]), dim=1)                               # (B, D*H)
+            # the top layer's final states, read off y (the same values as h_n[-D:], and an output
+            # ONNX export keeps): forward at the last valid step, backward at the first
+            H = c.hidden
+            f = y[torch.arange(ids.shape[0], device=y.device), self.ids(lengths) - 1, :H]
+            if c.bidirectional:
+                f = torch.cat([f, y[:, 0, H:]], dim=1)                          # (B, 2H)
         else:
             mask = length_mask(self.ids(lengths), ids.shape[1])[:, :, None]
             if c.pooling == "mean":
@@ -96,6 +111,12 @@ class BagOfVectorsTwin(_ClassifierTwin):
 
 class PianoRollModelTwin(Twin):
     numpy_class = "PianoRollModel"
+    batch_axes = {"frames": 0, "lengths": 0}
+
+    @staticmethod
+    def loss_terms(config, call):
+        B, T = np.shape(call["frames"])[:2]
+        return B * T if call.get("lengths") is None else int(np.sum(call["lengths"]))
 
     def __init__(self, config):
         super().__init__(config)
