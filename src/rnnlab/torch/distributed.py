@@ -17,6 +17,7 @@ A carried recurrent state (a language model's) is gathered back to the whole bat
 every step, so each rank holds the state a single process would. Only rank 0 writes:
 the others run the same trainer with their files in a private temporary directory.
 """
+import contextlib
 import dataclasses
 import datetime
 import inspect
@@ -36,16 +37,34 @@ def world_size():
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+class RankLost(ValueError):
+    """Another rank stopped (killed, crashed, out of memory) or cannot be reached."""
+
+
+@contextlib.contextmanager
+def guard():
+    """Turn a failed collective into one line: the peers are gone, the last checkpoint is intact."""
+    try:
+        yield
+    except RuntimeError as e:
+        raise RankLost(f"another torchrun process stopped or cannot be reached ({' '.join(str(e).split())[:160]}); "
+                       f"the run's last checkpoint is intact: continue it with torchrun ... train --resume OUT") \
+            from None
+
+
 class Group:
     """The process group of this run: world size, rank, and the collectives the trainers use."""
 
-    def __init__(self, device):
-        backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
+    def __init__(self, world, rank, device="cpu"):
+        self.world, self.rank, self.device = world, rank, torch.device(device)
+
+    @classmethod
+    def join(cls, device):
+        """This process's place in the torchrun job (gloo on CPU, NCCL on GPU), joining it on first use."""
         if not dist.is_initialized():
+            backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
             dist.init_process_group(backend, timeout=datetime.timedelta(minutes=10))
-        self.world, self.rank = dist.get_world_size(), dist.get_rank()
-        self.device = torch.device(device)
-        self.bytes_reduced = 0          # all-reduced by the last step (NumPy backend)
+        return cls(dist.get_world_size(), dist.get_rank(), device)
 
     # ------------------------------------------------------------------ sharding
     def shard(self, model_name, config, call):
@@ -70,15 +89,17 @@ class Group:
         for a in arrays:
             a = a if a.flags.c_contiguous and a.flags.writeable else np.ascontiguousarray(a)
             out.append(a)
-            works.append(dist.all_reduce(torch.from_numpy(a), async_op=True))
-        for w in works:
-            w.wait()
-        self.bytes_reduced = sum(a.nbytes for a in out)
+            with guard():
+                works.append(dist.all_reduce(torch.from_numpy(a), async_op=True))
+        with guard():
+            for w in works:
+                w.wait()
         return out
 
     def sum_scalar(self, x):
         t = torch.tensor([float(x)], dtype=torch.float64, device=self.device)
-        dist.all_reduce(t)
+        with guard():
+            dist.all_reduce(t)
         return float(t.item())
 
     def gather_rows(self, state, axis=1):
@@ -89,12 +110,9 @@ class Group:
             return tuple(self.gather_rows(s, axis) for s in state)
         t = torch.as_tensor(state, device=self.device).contiguous()
         parts = [torch.empty_like(t) for _ in range(self.world)]
-        dist.all_gather(parts, t)
+        with guard():
+            dist.all_gather(parts, t)
         return torch.cat(parts, dim=axis)
-
-    def close(self):
-        if dist.is_initialized():
-            dist.destroy_process_group()
 
 
 def bind(fn, args, kwargs):
@@ -181,14 +199,10 @@ class NumpyDistributedTrainer(RankedTrainer):
         rng = np.random.default_rng(self.step_seed(rng if rng is not None else self.rng))
         res = self.numpy_step(**sub, training=training, rng=rng)
         loss, grads = res[0], res[1]
-        names = list(grads)
-        scaled = []
-        for k in names:
-            grads[k] *= weight
-            scaled.append(grads[k])
-        summed = g.sum_arrays(scaled + [np.array([loss * weight])])
-        grads = dict(zip(names, summed[:-1]))
-        out = (float(summed[-1][0]), grads)
+        for a in grads.values():                        # this share's part of the global mean
+            a *= weight
+        summed = g.sum_arrays(list(grads.values()) + [np.array([loss * weight])])
+        out = (float(summed[-1][0]), dict(zip(grads, summed[:-1])))
         if len(res) == 3:
             out += (_as_numpy(g.gather_rows(res[2])),)
         return out

@@ -19,19 +19,21 @@ TORCH_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd":
 
 
 class TorchOptimizer:
-    def __init__(self, twin, model, config):
-        kw = {"lr": config.lr, "weight_decay": config.weight_decay}
-        if config.optimizer == "sgd":
-            kw["momentum"] = config.momentum
+    def __init__(self, twin, model, config, reference=None):
+        if reference is None:
+            kw = {"lr": config.lr, "weight_decay": config.weight_decay}
+            if config.optimizer == "sgd":
+                kw["momentum"] = config.momentum
+            reference = OPTIMIZERS[config.optimizer](model.params, **kw)
+            reference.frozen = set(model.frozen)
         # the NumPy optimizer of the same configuration: its buffer names, hyperparameters and checks
-        self.reference = OPTIMIZERS[config.optimizer](model.params, **kw)
-        self.reference.frozen = set(model.frozen)
+        self.reference = reference
         self.named = {name: p for name, p in twin.named_parameters()
                       if name not in model.frozen and p.requires_grad}
         self.frozen = set(model.params) - set(self.named)
         self.every = list(twin.parameters())            # clipping counts a frozen table's gradient too, as rnnlab
         hp = {k: getattr(self.reference, k) for k in self.reference.hparam_names}
-        self.torch = TORCH_OPTIMIZERS[config.optimizer](list(self.named.values()), lr=config.lr, **hp)
+        self.torch = TORCH_OPTIMIZERS[config.optimizer](list(self.named.values()), lr=reference.lr, **hp)
         self.clip = config.clip
         self.steps = {name: 0 for name in model.params}     # per parameter, as rnnlab.optim (SGD keeps none)
 

@@ -16,14 +16,16 @@ generator, seeded once per step from the trainer's generator, so a resumed run d
 same masks as an uninterrupted one. Under torchrun the twin is wrapped in
 DistributedDataParallel and each rank takes its share of every batch (rnnlab.torch.distributed).
 """
+import contextlib
 import functools
+import os
 import re
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from .convert import to_torch
-from .distributed import Group, NumpyDistributedTrainer, RankedTrainer, _as_numpy, bind, world_size
+from .distributed import Group, NumpyDistributedTrainer, RankedTrainer, _as_numpy, bind, guard, world_size
 from .optim import TorchOptimizer
 
 
@@ -45,7 +47,7 @@ class TorchTrainer(RankedTrainer):
         self.device = torch.device(device)
         self.shared = self.device.type == "cpu"
         self.twin = to_torch(model, self.device, share=self.shared)
-        self.opt = TorchOptimizer(self.twin, model, config)
+        self.opt = TorchOptimizer(self.twin, model, config, reference=self.opt)   # the NumPy one checks
         if self.schedule is not None:
             self.schedule.optimizer = self.opt
         self.module = _Loss(self.twin)
@@ -66,9 +68,10 @@ class TorchTrainer(RankedTrainer):
         torch.manual_seed(self.step_seed(rng if rng is not None else self.rng))
         self.twin.train(training)
         self.opt.zero_grad()
-        loss, state = self.module(call)
-        # DDP averages over ranks: weight * world makes that the terms-weighted sum
-        (loss * (weight * self.group.world if self.group else 1.0)).backward()
+        with guard() if self.group else contextlib.nullcontext():   # DDP's collectives: forward and backward
+            loss, state = self.module(call)
+            # DDP averages over ranks: weight * world makes that the terms-weighted sum
+            (loss * (weight * self.group.world if self.group else 1.0)).backward()
         value = loss.item()
         if self.group is not None:
             value = self.group.sum_scalar(value * weight)
@@ -139,10 +142,10 @@ def make_trainer(task, config, out, backend, device, batch=None):
         if config.max_time is not None:
             raise ValueError("--max-time is not supported under torchrun (ranks would stop at different steps); "
                              "use --epochs")
-        group = Group(device)
-        if device.startswith("cuda"):
-            torch.cuda.set_device(group.rank % torch.cuda.device_count())
-            device = f"cuda:{torch.cuda.current_device()}"
+        if device.startswith("cuda"):                   # one GPU per process on each machine
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+            torch.cuda.set_device(device)
+        group = Group.join(device)
     if backend == "numpy":
         return NumpyDistributedTrainer(task, config, out, group)
     return TorchTrainer(task, config, out, device, group)
