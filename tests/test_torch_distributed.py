@@ -135,3 +135,42 @@ def test_weighted_shares_sum_to_the_global_gradient(case):
     for k, g in full[1].items():
         diff = float(np.max(np.abs(total[k] - g)))
         assert diff < 1e-10, f"{k}: max abs diff {diff:.3e}"
+
+
+_DYING = """
+import os, sys
+from rnnlab.cli import main
+if os.environ["RANK"] == "1":                      # this rank dies at its third step
+    from rnnlab.tasks import classify
+    real, calls = classify.ClassifyTask.train_step, []
+    def dying(self, *a):
+        calls.append(1)
+        if len(calls) == 3:
+            os._exit(1)
+        return real(self, *a)
+    classify.ClassifyTask.train_step = dying
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_rank_that_dies_ends_the_run_with_one_line(tmp_path):
+    from rnnlab.train.checkpoint import load_arrays
+
+    csv, out = write_reviews(tmp_path, 60), str(tmp_path / "run")
+    port = free_port()
+    procs = []
+    for rank in (0, 1):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+               "WORLD_SIZE": "2", "RANK": str(rank), "LOCAL_RANK": str(rank)}
+        procs.append(subprocess.Popen([sys.executable, "-c", _DYING, "train", "classify", "--data", csv, "--hidden",
+                                       "6", "--embed", "4", "--epochs", "2", "--batch", "8", "--save-every", "0",
+                                       "--quiet", "--out", out], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    _, err = procs[0].communicate(timeout=600)
+    procs[1].communicate(timeout=60)
+    assert procs[1].returncode == 1
+    lines = err.strip().splitlines()
+    assert procs[0].returncode == 2 and len(lines) == 1, err
+    assert lines[0].startswith("rnnlab: error: another torchrun process stopped"), err
+    arrays, meta = load_arrays(os.path.join(out, "resume.safetensors"))      # the last checkpoint is intact
+    assert meta["trainer"]["global_step"] == 2
