@@ -143,3 +143,25 @@ def test_bad_backend_and_device(tmp_path, capsys):
         assert_one_line_error(rc, err, "--device cuda", "no CUDA device")
     rc, _, err = run_cli(base + ["--backend", "torch", "--device", "tpu"], capsys)
     assert_one_line_error(rc, err, "--device")
+
+
+def test_unshared_twin_syncs_like_a_gpu_run(tmp_path, capsys):
+    """The GPU path on the CPU: a twin that copies the weights (pulled before each evaluation and
+    save, pushed after a resume) trains to the files of the twin that shares the NumPy arrays."""
+    from rnnlab.tasks import COMMON, task_module
+    from rnnlab.torch.train import TorchTrainer
+
+    data = write_reviews(tmp_path)
+    mod = task_module("classify")
+    s = {**COMMON, **mod.DEFAULTS, "task": "classify", "data": data, "hidden": 8, "embed": 6, "dropout": 0.2,
+         "epochs": 3, "patience": 0, "backend": "torch", "lr": 0.02}
+    results = {}
+    for share in (True, False):
+        cfg = TrainConfig(epochs=3, lr=0.02, patience=0, progress=False, save_every=0)
+        out = str(tmp_path / f"share{share}")
+        results[share] = TorchTrainer(mod.build(s), cfg, out, share=share).fit()
+        results[share].pop("train_seconds")
+    assert results[True] == results[False]
+    a, b = (weights(str(tmp_path / f"share{x}" / "model.safetensors")) for x in (True, False))
+    for k in a:
+        np.testing.assert_array_equal(b[k], a[k], err_msg=k)

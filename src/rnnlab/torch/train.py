@@ -41,11 +41,12 @@ class _Loss(torch.nn.Module):
 
 
 class TorchTrainer(RankedTrainer):
-    def __init__(self, task, config, out, device="cpu", group=None):
+    def __init__(self, task, config, out, device="cpu", group=None, share=None):
         super().__init__(task, config, out, group)
         model = task.model
         self.device = torch.device(device)
-        self.shared = self.device.type == "cpu"
+        # share: the twin's parameters are the NumPy arrays (CPU); else copies, synced before use
+        self.shared = self.device.type == "cpu" if share is None else share
         self.twin = to_torch(model, self.device, share=self.shared)
         self.opt = TorchOptimizer(self.twin, model, config, reference=self.opt)   # the NumPy one checks
         if self.schedule is not None:
@@ -96,9 +97,18 @@ class TorchTrainer(RankedTrainer):
     def _synced(self, fn):
         @functools.wraps(fn)
         def run(*args, **kwargs):
-            self.pull()
+            if not self.finishing:
+                self.pull()
             return fn(*args, **kwargs)
         return run
+
+    finishing = False
+
+    def finish(self):
+        """The final metrics are those of the best weights, which finish() loads into the NumPy model."""
+        self.pull()
+        self.finishing = True
+        return super().finish()
 
     def save_resume(self):
         self.pull()
