@@ -109,3 +109,23 @@ def test_export_bad_input_writes_nothing(tmp_path, capsys):
         bad.write_bytes(b"\x00" * 20)
         load(str(bad))
     assert sorted(os.listdir(tmp_path)) == sorted(["run", "reviews.csv", "bad.safetensors"])
+
+
+def test_a_graph_that_disagrees_with_numpy_is_not_written(tmp_path, capsys, monkeypatch):
+    from rnnlab.torch import export as export_mod
+
+    run = str(tmp_path / "run")
+    assert run_cli(["train", "classify", "--data", write_reviews(tmp_path, 40), "--hidden", "8", "--embed", "6",
+                    "--epochs", "1", "--quiet", "--out", run], capsys)[0] == 0
+    real = export_mod._classifier
+
+    def off_by_one(model, twin):
+        graphs = real(model, twin)
+        reference = graphs[0].reference
+        graphs[0].reference = lambda inp: [x + 1.0 for x in reference(inp)]
+        return graphs
+
+    monkeypatch.setitem(export_mod.GRAPHS, "SequenceClassifier", off_by_one)
+    rc, _, err = run_cli(["export", run, "--format", "onnx", "--out", str(tmp_path / "m.onnx")], capsys)
+    assert_one_line_error(rc, err, "m.onnx", "differs from the NumPy model by 1", "nothing was written")
+    assert sorted(os.listdir(tmp_path)) == ["reviews.csv", "run"]

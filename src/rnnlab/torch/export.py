@@ -15,7 +15,8 @@ with dynamic batch and time axes. What is exported is what a server calls:
     Captioner                       FILE: the decoder step; FILE.start.onnx: features -> state [, input feed]
 
 Every graph is run with onnxruntime on a random variable-length batch and compared with the
-NumPy model before the file is moved into place; the largest difference is reported.
+NumPy model before the file is moved into place; the largest difference is reported, and a
+graph further than REJECT from the model is an error (nothing is written).
 """
 import json
 import os
@@ -30,6 +31,7 @@ from ..train.checkpoint import CheckpointError
 from .convert import save, to_torch
 
 FORMATS = ("torch", "onnx")
+REJECT = 1e-3           # an ONNX graph further than this from the NumPy model is not written (float32: ~1e-7)
 
 
 def export(run_dir, fmt, out):
@@ -59,7 +61,10 @@ def export_model(model, fmt, out, run=None):
             tmp = _temp_beside(path)
             tmps.append(tmp)
             g.export(tmp)
-            diffs[os.path.basename(path)] = g.check(tmp, np.random.default_rng(0))
+            diff = diffs[os.path.basename(path)] = g.check(tmp, np.random.default_rng(0))
+            if diff is not None and not diff <= REJECT:
+                raise CheckpointError(f"{path}: the ONNX graph differs from the NumPy model by {diff:.3g} "
+                                      f"(more than {REJECT:g}); nothing was written")
         for tmp, path in zip(tmps, paths):
             os.replace(tmp, path)
     finally:
