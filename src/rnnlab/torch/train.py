@@ -41,6 +41,10 @@ class _Loss(torch.nn.Module):
 
 
 class TorchTrainer(RankedTrainer):
+    """rnnlab's Trainer with model.loss_and_grads run by the twin and a TorchOptimizer (see the module docstring)."""
+
+    finishing = False         # set by finish(): the NumPy model then holds the best weights, not the twin's
+
     def __init__(self, task, config, out, device="cpu", group=None, share=None):
         super().__init__(task, config, out, group)
         model = task.model
@@ -101,8 +105,6 @@ class TorchTrainer(RankedTrainer):
                 self.pull()
             return fn(*args, **kwargs)
         return run
-
-    finishing = False
 
     def finish(self):
         """The final metrics are those of the best weights, which finish() loads into the NumPy model."""
