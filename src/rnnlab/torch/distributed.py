@@ -47,6 +47,8 @@ def guard():
     try:
         yield
     except RuntimeError as e:
+        with contextlib.suppress(Exception):     # let go of the broken connections now, not at exit
+            dist.destroy_process_group()
         raise RankLost(f"another torchrun process stopped or cannot be reached ({' '.join(str(e).split())[:160]}); "
                        f"the run's last checkpoint is intact: continue it with torchrun ... train --resume OUT") \
             from None
@@ -92,8 +94,14 @@ class Group:
             with guard():
                 works.append(dist.all_reduce(torch.from_numpy(a), async_op=True))
         with guard():
-            for w in works:
-                w.wait()
+            failed = None
+            for w in works:                             # wait for every one, so none is left pending
+                try:
+                    w.wait()
+                except RuntimeError as e:
+                    failed = failed or e
+            if failed is not None:
+                raise failed
         return out
 
     def sum_scalar(self, x):
