@@ -99,6 +99,9 @@ def build_parser():
                    help="keep OUT/resume.safetensors after a clean finish (removed by default)")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     t.add_argument("--report", action="store_true", help="write OUT/report.html when training ends")
+    t.add_argument("--backend", choices=["numpy", "torch"], help="the engine of each training step (torch: the "
+                   "model's PyTorch twin, `pip install 'rnnlab[torch]'`); default numpy")
+    t.add_argument("--device", help="--backend torch: cpu (default) or cuda")
 
     g = sub.add_parser("generate", help="sample from a trained generative model")
     _shared_flags(g)
@@ -134,6 +137,11 @@ def build_parser():
     rp.add_argument("dirs", nargs="+", metavar="DIR", help="run directories (several: compared side by side)")
     rp.add_argument("--out", help="the HTML file (default: DIR/report.html of the first run)")
     rp.add_argument("--png", metavar="FIGDIR", help="also write every figure as a PNG into FIGDIR")
+
+    x = sub.add_parser("export", help="write a trained model as a PyTorch twin file or ONNX")
+    x.add_argument("dir")
+    x.add_argument("--format", choices=["torch", "onnx"], required=True)
+    x.add_argument("--out", required=True, help="the file to write (torch: safetensors; onnx: .onnx)")
 
     d = sub.add_parser("data", help="built-in datasets")
     dsub = d.add_subparsers(dest="data_command", required=True)
@@ -210,9 +218,11 @@ def _dispatch(args):
 
     if args.command == "train":
         result = tasks.train(args)
-        print(json.dumps(result, sort_keys=True))
-        if args.report:
-            print(_report([args.resume or args.out or os.path.join("runs", args.task)], None, None), file=sys.stderr)
+        if result is not None:          # None: a torchrun rank other than 0
+            print(json.dumps(result, sort_keys=True))
+            if args.report:
+                print(_report([args.resume or args.out or os.path.join("runs", args.task)], None, None),
+                      file=sys.stderr)
     elif args.command == "generate":
         out = tasks.generate(args)
         if out is not None:
@@ -226,6 +236,13 @@ def _dispatch(args):
         print(json.dumps(tasks.evaluate(args.dir, args.data, args.beam), sort_keys=True))
     elif args.command == "report":
         print(_report(args.dirs, args.out, args.png))
+    elif args.command == "export":
+        from .train.backends import require_torch
+
+        require_torch("rnnlab export")
+        from .torch.export import export
+
+        print(json.dumps(export(args.dir, args.format, args.out)))
     elif args.command == "data":
         from .data import list_datasets, load_dataset
 

@@ -9,8 +9,9 @@ import importlib
 import os
 
 from ..ranges import check_memory, check_settings
+from ..train.backends import is_writer, make_trainer
 from ..train.checkpoint import CheckpointError, atomic_write_json, read_json
-from ..train.loop import TrainConfig, Trainer
+from ..train.loop import TrainConfig
 from ..train.rundir import check_run_dir, claim_run_dir, restore_previous_run
 from .base import load_run
 from .datafile import check_data_unchanged, data_fingerprint, resolve_data_path
@@ -20,7 +21,8 @@ TASKS = {"charlm": "charlm", "classify": "classify", "tag": "tag", "seq2seq": "s
 
 # flags every task understands; the task's DEFAULTS fills what the user left out
 COMMON = {"epochs": 10, "max_time": None, "lr": 2e-3, "optimizer": "adam", "clip": 5.0, "patience": 5,
-          "lr_schedule": "plateau", "seed": 0, "save_every": 60.0, "limit": None, "data": None}
+          "lr_schedule": "plateau", "seed": 0, "save_every": 60.0, "limit": None, "data": None,
+          "backend": "numpy", "device": "cpu"}
 
 
 def task_module(name):
@@ -61,7 +63,7 @@ def settings_from_args(args):
 RESUME_FIXED = ("data", "level", "cell", "hidden", "layers", "bidirectional", "char_embed", "embed", "dropout",
                 "epochs", "max_time", "batch", "bptt", "lr", "optimizer", "clip", "patience", "lr_schedule", "pooling",
                 "pretrained", "freeze_embeddings", "crf", "init", "pca", "mode", "attention", "limit", "seed",
-                "save_every", "out")
+                "save_every", "out", "subsample", "features", "lexicon")
 
 
 def read_settings(out):
@@ -93,6 +95,8 @@ def train(args):
         if args.task and args.task != settings["task"]:
             raise ValueError(f"--resume {out}: that run trains {settings['task']!r}, not {args.task!r}")
         check_data_unchanged(settings, os.path.join(out, "args.json"))
+        # the engine may change on resume (same weights, same update rules): numpy <-> torch, cpu <-> cuda
+        settings.update({k: getattr(args, k) for k in ("backend", "device") if getattr(args, k, None)})
         resume = True
     else:
         if not args.task:
@@ -103,7 +107,7 @@ def train(args):
         resume = False
     mod = task_module(settings["task"])
     task = mod.build(settings)
-    if not resume:
+    if not resume and is_writer():
         claim_run_dir(out, overwrite=getattr(args, "overwrite", False))
         fingerprint = data_fingerprint(settings["data"])
         atomic_write_json(os.path.join(out, "args.json"), {**settings, **fingerprint})
@@ -111,7 +115,7 @@ def train(args):
     tcfg = TrainConfig(**{k: v for k, v in settings.items() if k in fields})
     tcfg.progress = not getattr(args, "quiet", False)
     tcfg.keep_resume = bool(getattr(args, "keep_resume", False))
-    trainer = Trainer(task, tcfg, out)
+    trainer = make_trainer(task, tcfg, out, settings)     # NumPy, or rnnlab.torch (--backend torch, torchrun)
     try:
         return trainer.fit(resume=resume)
     except Exception:
