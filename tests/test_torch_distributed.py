@@ -55,7 +55,7 @@ def test_two_ranks_equal_one_process(tmp_path):
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 1 and "accuracy" in json.loads(lines[0]), r.stdout
     assert sorted(os.listdir(os.path.join(two, "cli"))) == ["args.json", "config.json", "metrics.json",
-                                                           "metrics.jsonl", "model.safetensors", "resume.safetensors"]
+                                                           "metrics.jsonl", "model.safetensors"]
 
 
 def test_python_dash_m_rnnlab():

@@ -24,7 +24,7 @@ def run(task, backend, data, out):
     t = mod.build(s)
     t.model = type(t.model)(dataclasses.replace(t.model.config, dtype="float64"))   # float64 for exact sums
     cfg = TrainConfig(epochs=1, lr=0.01, clip=1.0, patience=0, lr_schedule="none", seed=0, save_every=1e9,
-                      progress=False)
+                      progress=False, keep_resume=True)
     make_trainer(t, cfg, os.path.join(out, f"{task}-{backend}"), s).fit()
 
 
