@@ -12,7 +12,8 @@ from rnnlab.report.gradient_flow import average_norms, step_norms
 from rnnlab.report.probe import watch
 
 TASK_SECTIONS = {"charlm": ["samples"], "classify": ["confusion", "errors"], "tag": ["tagged", "per-type"],
-                 "seq2seq": ["attention", "beam"], "music": ["piano-roll"], "caption": ["captions"]}
+                 "seq2seq": ["attention", "beam"], "music": ["piano-roll"], "caption": ["captions"],
+                 "speech": ["transcripts", "ctc-output"]}
 COMMON = ["model", "training", "gradient-flow", "hidden-units"]
 
 

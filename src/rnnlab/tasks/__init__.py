@@ -142,14 +142,20 @@ def default_threads(args):
 # what each task's config.json must hold besides task, model and config
 RUN_KEYS = {"charlm": ("vocab",), "classify": ("vocab", "labels"), "tag": ("vocab", "labels"),
             "seq2seq": ("corpus", "src_vocab", "tgt_vocab", "max_len"), "music": ("mode", "data"),
-            "caption": ("vocab", "image_size", "max_len", "length_penalty")}
+            "caption": ("vocab", "image_size", "max_len", "length_penalty"),
+            "speech": ("labels", "level", "features", "data", "seed")}
+
+
+def check_run_keys(out, run):
+    """CheckpointError naming config.json and the first key this task's run lacks."""
+    missing = [k for k in RUN_KEYS.get(run["task"], ()) if k not in run]
+    if missing:
+        raise CheckpointError(f"{os.path.join(out, 'config.json')}: missing key {missing[0]!r} of a {run['task']} run")
 
 
 def _load(out):
     run, model = load_run(out)
-    missing = [k for k in RUN_KEYS.get(run["task"], ()) if k not in run]
-    if missing:
-        raise CheckpointError(f"{os.path.join(out, 'config.json')}: missing key {missing[0]!r} of a {run['task']} run")
+    check_run_keys(out, run)
     return run, model, task_module(run["task"])
 
 
