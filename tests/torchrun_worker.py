@@ -2,7 +2,7 @@
 
     torchrun --nproc_per_node 2 tests/torchrun_worker.py OUT TEXT CSV
 
-Each (task, backend) run writes OUT/<task>-<backend>/resume.safetensors (rank 0 only); the
+Each (task, backend) run writes OUT/<task>-<backend>/resume.safetensors (rank 0 only; kept); the
 single-process reference calls ``run`` directly. Then the command line itself trains a
 float32 classifier into OUT/cli, as ``torchrun -m rnnlab train ...`` would.
 """
@@ -24,7 +24,7 @@ def run(task, backend, data, out):
     t = mod.build(s)
     t.model = type(t.model)(dataclasses.replace(t.model.config, dtype="float64"))   # float64 for exact sums
     cfg = TrainConfig(epochs=1, lr=0.01, clip=1.0, patience=0, lr_schedule="none", seed=0, save_every=1e9,
-                      progress=False)
+                      progress=False, keep_resume=True)
     make_trainer(t, cfg, os.path.join(out, f"{task}-{backend}"), s).fit()
 
 
@@ -36,4 +36,4 @@ if __name__ == "__main__":
     from rnnlab.cli import main
 
     sys.exit(main(["--threads", "1", "train", "classify", "--data", csv, "--hidden", "6", "--embed", "4", "--epochs",
-                   "1", "--batch", "8", "--quiet", "--out", os.path.join(out, "cli")]))
+                   "1", "--batch", "8", "--quiet", "--keep-resume", "--out", os.path.join(out, "cli")]))

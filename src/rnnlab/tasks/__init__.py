@@ -9,7 +9,7 @@ import importlib
 import os
 
 from ..ranges import check_memory, check_settings
-from ..train.backends import is_writer, make_trainer
+from ..train.backends import check_engine, is_writer, make_trainer
 from ..train.checkpoint import CheckpointError, atomic_write_json, read_json
 from ..train.loop import TrainConfig
 from ..train.rundir import check_run_dir, claim_run_dir, restore_previous_run
@@ -107,6 +107,7 @@ def train(args):
         resume = False
     mod = task_module(settings["task"])
     task = mod.build(settings)
+    check_engine(task.model, settings)      # before the run directory is claimed
     if not resume and is_writer():
         claim_run_dir(out, overwrite=getattr(args, "overwrite", False))
         fingerprint = data_fingerprint(settings["data"])

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import Batch, Section, Step, View, esc, table
 
-SEQUENCES, SHOWN, HEATMAPS, SCORED = 16, 8, 2, 200
+SEQUENCES, SHOWN, HEATMAPS = 16, 8, 2
 BLANK_SHOWN = "·"
 
 
@@ -63,7 +63,7 @@ class SpeechView(View):
         from ..figures import Figure
 
         beam = max(2, int(run.config.get("eval_beam") or run.settings.get("eval_beam") or 4))
-        frames, texts, where, _ = self._test(run, SCORED)
+        frames, texts, where, _ = self._test(run, None)       # the whole test split, as training scored it
         level = run.config["level"]
         refs = [" ".join(t.split()) if level == "word" else t for t in texts]
         greedy = [n[0][0] for n in transcribe(run.model, run.config, frames, 1)]
