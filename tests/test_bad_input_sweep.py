@@ -690,6 +690,11 @@ def _changed_data(w, name):
     return out
 
 
+def runs_named(argv):
+    """{run directory: digest} of every run directory the command line names (each must come out unchanged)."""
+    return {a: _digest(a) for a in argv if isinstance(a, str) and os.path.isfile(os.path.join(a, "args.json"))}
+
+
 def outcome(rc, err):
     lines = err.strip().splitlines()
     if "Traceback" in err or rc == 1 or "internal error" in err:
@@ -708,10 +713,12 @@ def test_bad_input_is_one_clean_line(w, name, capsys, monkeypatch):
     if len(case) > 2:
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(case[2]), encoding="utf-8"))
     capsys.readouterr()
+    before = runs_named(argv)
     rc, _, err = run_cli(argv, capsys)
     result = outcome(rc, err)
     assert result == "clean", (result, rc, err[-2000:])
     assert case[1] in err, (case[1], err)
+    assert runs_named(argv) == before           # a refused command changes no run it names
 
 
 def test_the_sweep_is_large_and_lost_nothing(w):
@@ -730,17 +737,21 @@ if __name__ == "__main__":
             return pathlib.Path(tempfile.mkdtemp(prefix=name))
 
     world, counts = w.__wrapped__(Folders()), collections.Counter()
+    changed = 0
     for name in sorted(CASES):
         case = CASES[name]
         argv = case[0](world)
+        before = runs_named(argv)
         sys.stdin = io.TextIOWrapper(io.BytesIO(case[2] if len(case) > 2 else b""), encoding="utf-8")
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
             from rnnlab.cli import main
 
             rc = main(argv)
         counts[outcome(rc, err.getvalue())] += 1
+        changed += runs_named(argv) != before
         print(f"{outcome(rc, err.getvalue()):9s} {name}: {err.getvalue().strip()[:160]}")
-    lost = sum(_digest(world[k]) != world["digests"][k] for k in RUNS)
+    lost = sum(_digest(world[k]) != world["digests"][k] for k in RUNS) + changed
     print(f"{len(CASES)} cases: {counts['clean']} clean errors, {counts['traceback']} tracebacks, "
-          f"{counts['accepted']} silent acceptances, {counts['other']} other, {lost} runs changed (data lost)")
+          f"{counts['accepted']} silent acceptances, {counts['other']} other, {lost} runs changed (data lost: the "
+          f"{len(RUNS)} trained runs, and every run a case names, compared byte for byte)")
     shutil.rmtree(world["dir"])
