@@ -103,9 +103,11 @@ def test_vanilla_cell_is_drawn_with_wxh_whh_why(data, tmp_path):
     ("classify", ["--cell", "gru", "--layers", "2", "--bidirectional", "--pooling", "mean"]),
     ("tag", ["--crf", "--layers", "2"]),
     ("music", ["--mode", "melody"]),
+    ("speech", ["--cell", "gru", "--layers", "1", "--no-bidirectional", "--subsample", "1"]),
 ])
 def test_report_of_other_architectures(data, tmp_path, task, extra):
-    """Lower bidirectional layers under the watched one, a CRF loss, a melody language model."""
+    """Lower bidirectional layers under the watched one, a CRF loss, a melody language model, a forward-only
+    GRU over every frame."""
     from rnnlab import report
 
     d = train(task, data[task], str(tmp_path / task), [*extra, "--max-time", "1", "--epochs", "1"])
