@@ -39,7 +39,22 @@ def write_data(folder):
         Image.fromarray(draw(size, color, shape, rng), "RGBA").save(os.path.join(images, f"img{i:03d}.png"))
         lines.append(f"img{i:03d}.png\tA {size} {color} {shape}")
     open(os.path.join(images, "captions.tsv"), "w", encoding="utf-8").write("\n".join(lines) + "\n")
-    return {"charlm": text, "classify": "order", "tag": conll, "seq2seq": tsv, "music": chorales, "caption": images}
+    return {"charlm": text, "classify": "order", "tag": conll, "seq2seq": tsv, "music": chorales, "caption": images,
+            "speech": speech_folder(os.path.join(folder, "speech"))}
+
+
+def speech_folder(folder, n=40):
+    """Spelled digits over digit-shaped frames: n .npy utterances (12-24 frames) and transcripts.tsv."""
+    from test_speech import fake_digits
+
+    os.makedirs(folder, exist_ok=True)
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    rows = []
+    for i, (frames, d) in enumerate(fake_digits(n)):
+        np.save(os.path.join(folder, f"u{i}.npy"), np.concatenate([frames, frames]))
+        rows.append(f"u{i}.npy\t{names[int(d)]}\n")
+    open(os.path.join(folder, "transcripts.tsv"), "w", encoding="utf-8").write("".join(rows))
+    return folder
 
 
 FLAGS = {
@@ -49,6 +64,8 @@ FLAGS = {
     "seq2seq": ["--hidden", "16", "--embed", "8", "--epochs", "2"],
     "music": ["--hidden", "12", "--batch", "4", "--epochs", "2"],
     "caption": ["--hidden", "16", "--embed", "8", "--batch", "8", "--pca", "8", "--epochs", "2"],
+    "speech": ["--hidden", "12", "--layers", "2", "--subsample", "2", "--batch", "8",
+               "--epochs", "2"],
 }
 
 

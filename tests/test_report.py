@@ -12,7 +12,8 @@ from rnnlab.report.gradient_flow import average_norms, step_norms
 from rnnlab.report.probe import watch
 
 TASK_SECTIONS = {"charlm": ["samples"], "classify": ["confusion", "errors"], "tag": ["tagged", "per-type"],
-                 "seq2seq": ["attention", "beam"], "music": ["piano-roll"], "caption": ["captions"]}
+                 "seq2seq": ["attention", "beam"], "music": ["piano-roll"], "caption": ["captions"],
+                 "speech": ["transcripts", "ctc-output"]}
 COMMON = ["model", "training", "gradient-flow", "hidden-units"]
 
 
@@ -69,6 +70,24 @@ def test_model_drawing_names_the_cells_matrices(reports):
     assert "encoder–decoder" in open(paths["seq2seq"], encoding="utf-8").read()
 
 
+def test_speech_page_scores_the_test_split_as_training_did(runs, reports):
+    """WER/CER of greedy and beam decoding over the held-out utterances equal the run's own test metrics;
+    the references are the test split's; the drawing has the reverse direction and stacked frames."""
+    from rnnlab.report.run import load_run_data
+
+    paths, _ = reports
+    html = open(paths["speech"], encoding="utf-8").read()
+    final = json.load(open(os.path.join(runs["speech"], "metrics.json")))
+    assert f"<td>greedy</td><td>{final['wer']:.4g}</td><td>{final['cer']:.4g}</td>" in html
+    assert f"<td>beam 4</td><td>{final['wer_beam4']:.4g}</td><td>{final['cer_beam4']:.4g}</td>" in html
+    test = load_run_data(runs["speech"]).task.splits["test"]
+    for where, text in list(zip(test.where, test.texts))[:3]:
+        assert f"<td>{where}</td><td>{text}</td>" in html
+    for word in ("reverse", "both directions", "f1–2", "f3–4", "bidirectional LSTM", "first coefficient (energy)"):
+        assert word in html, word
+    assert "||dL/dh||" in html and "No recurrent layer" not in html
+
+
 def test_vanilla_cell_is_drawn_with_wxh_whh_why(data, tmp_path):
     from rnnlab import report
 
@@ -84,9 +103,11 @@ def test_vanilla_cell_is_drawn_with_wxh_whh_why(data, tmp_path):
     ("classify", ["--cell", "gru", "--layers", "2", "--bidirectional", "--pooling", "mean"]),
     ("tag", ["--crf", "--layers", "2"]),
     ("music", ["--mode", "melody"]),
+    ("speech", ["--cell", "gru", "--layers", "1", "--no-bidirectional", "--subsample", "1"]),
 ])
 def test_report_of_other_architectures(data, tmp_path, task, extra):
-    """Lower bidirectional layers under the watched one, a CRF loss, a melody language model."""
+    """Lower bidirectional layers under the watched one, a CRF loss, a melody language model, a forward-only
+    GRU over every frame."""
     from rnnlab import report
 
     d = train(task, data[task], str(tmp_path / task), [*extra, "--max-time", "1", "--epochs", "1"])

@@ -2,7 +2,7 @@
 
     torchrun --nproc_per_node 2 tests/torchrun_worker.py OUT TEXT CSV
 
-Each (task, backend) run writes OUT/<task>-<backend>/resume.safetensors (rank 0 only); the
+Each (task, backend) run writes OUT/<task>-<backend>/resume.safetensors (rank 0 only; kept); the
 single-process reference calls ``run`` directly. Then the command line itself trains a
 float32 classifier into OUT/cli, as ``torchrun -m rnnlab train ...`` would.
 """
@@ -36,4 +36,4 @@ if __name__ == "__main__":
     from rnnlab.cli import main
 
     sys.exit(main(["--threads", "1", "train", "classify", "--data", csv, "--hidden", "6", "--embed", "4", "--epochs",
-                   "1", "--batch", "8", "--quiet", "--out", os.path.join(out, "cli")]))
+                   "1", "--batch", "8", "--quiet", "--keep-resume", "--out", os.path.join(out, "cli")]))

@@ -270,8 +270,12 @@ def _stdin_lines():
 
 
 def _report(dirs, out, png):
-    from .report import report
+    from .report import check_out, check_png_folder, report
 
+    if out:
+        check_out(out)              # before the work, not after it
+    if png:
+        check_png_folder(png)
     r = report(*dirs)
     path = r.save(out or os.path.join(dirs[0], "report.html"))
     if png:

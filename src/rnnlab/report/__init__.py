@@ -29,6 +29,7 @@ class Report:
         """Write the page to ``path`` (atomically) and return the path."""
         from ..train.checkpoint import atomic_write_bytes
 
+        check_out(path)
         atomic_write_bytes(path, self.html.encode("utf-8"))
         return path
 
@@ -48,6 +49,24 @@ class Report:
     def close(self):
         """Drop the figures (the page keeps its SVG copies)."""
         self.figures = []
+
+
+def check_out(path):
+    """ValueError when the page cannot be written to ``path``: a folder, or inside a folder that does not exist."""
+    if os.path.isdir(path):
+        raise ValueError(f"--out {path} is a directory; give the HTML file's name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"--out {path}: the folder {folder} does not exist")
+
+
+def check_png_folder(folder):
+    """ValueError when ``folder`` (or a folder above it) is an existing file."""
+    at = os.path.abspath(folder)
+    while at and not os.path.exists(at):
+        at = os.path.dirname(at)
+    if at and not os.path.isdir(at):
+        raise ValueError(f"--png {folder}: {at} is a file, not a folder for the figures")
 
 
 def report(*run_dirs):

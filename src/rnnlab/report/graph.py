@@ -37,8 +37,11 @@ def _wrap(label):
     return label.replace(" ", "\n") if len(label) > 6 else label
 
 
-def network_figure(plt, mode, steps, shape, sizes):
-    """The folded cell and its unrolled copies over ``steps`` (a list of sections.Step)."""
+def network_figure(plt, mode, steps, shape, sizes, bidirectional=False):
+    """The folded cell and its unrolled copies over ``steps`` (a list of sections.Step).
+
+    ``bidirectional``: a second cell reads the input right to left (dashed arrows under the forward ones).
+    """
     w_in, w_rec = MATRICES[mode]
     n = len(steps)
     fig, ax = plt.subplots(figsize=(2.6 + 1.35 * n, 3.3))
@@ -57,7 +60,8 @@ def network_figure(plt, mode, steps, shape, sizes):
     ax.add_patch(FancyArrowPatch((1.25, 1.6), (1.25, 1.4), connectionstyle="arc3,rad=-2.2", arrowstyle="-|>",
                                  mutation_scale=10, lw=1, color="#333"))
     ax.text(1.75, 1.5, _wrap(w_rec), fontsize=7, color="#a33", va="center", ha="left")
-    ax.text(0.8, -0.3, f"folded: {CELL_NAMES[mode]}", ha="center", fontsize=8, style="italic")
+    both = " ×2 (both directions)" if bidirectional else ""
+    ax.text(0.8, -0.3, f"folded: {CELL_NAMES[mode]}{both}", ha="center", fontsize=8, style="italic")
     ax.text(2.45, 1.5, "=", fontsize=18, ha="center", va="center")
     # unrolled
     x0 = 3.2
@@ -79,6 +83,9 @@ def network_figure(plt, mode, steps, shape, sizes):
                    label_at=(0, 0.22))
             if shape == "one-to-many" and steps[t - 1].output is not None and step.part != "encoder":
                 _arrow(ax, (prev, 2.8), (x, 0.2), ls=":", style="-|>")
+            if bidirectional:
+                _arrow(ax, (x, 1.5), (prev, 1.5), "reverse" if t == 1 else None, rad=-0.45, ls="--",
+                       label_at=(0, -0.4))
         prev = x
     ax.text(x0 + 1.35 * (n - 1) / 2, -0.3, f"unrolled over the first {n} steps of a held-out input  ·  {sizes}",
             ha="center", fontsize=8, style="italic")

@@ -46,7 +46,8 @@ def model_section(run, view, plt):
              f"architecture: {esc(SHAPES.get(view.shape_of(run), view.shape_of(run)))}. The unrolled copies "
              f"are fed a real held-out input; above each step is the model's most likely output there.</p>"]
     if layer is not None:
-        fig = graph.network_figure(plt, layer.mode, view.unrolled(run), view.shape_of(run), _sizes(model, layer))
+        fig = graph.network_figure(plt, layer.mode, view.unrolled(run), view.shape_of(run), _sizes(model, layer),
+                                   bidirectional=layer.bidirectional)
         parts.append(Figure("model", fig, "the recurrent cell folded and unrolled"))
     else:
         parts.append('<p class="note">This model has no recurrent layer (the order-blind baseline).</p>')

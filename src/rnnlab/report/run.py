@@ -51,7 +51,7 @@ def read_history(run_dir):
 
 def load_run_data(run_dir):
     """RunData for a run directory; one-line CheckpointError/ValueError for anything that is not a run."""
-    from ..tasks import task_module
+    from ..tasks import check_run_keys, task_module
     from ..tasks.base import load_run
 
     if not os.path.isdir(run_dir):
@@ -63,6 +63,7 @@ def load_run_data(run_dir):
     settings = read_json(os.path.join(run_dir, "args.json"), "args.json (the run's settings)")
     history = read_history(run_dir)
     config, model = load_run(run_dir)
+    check_run_keys(run_dir, config)
     final_path = os.path.join(run_dir, "metrics.json")
     final = read_json(final_path, "metrics.json") if os.path.exists(final_path) else None
     task = task_module(config["task"]).build(settings)

@@ -9,7 +9,7 @@ import importlib
 import os
 
 from ..ranges import check_memory, check_settings
-from ..train.backends import is_writer, make_trainer
+from ..train.backends import check_engine, is_writer, make_trainer
 from ..train.checkpoint import CheckpointError, atomic_write_json, read_json
 from ..train.loop import TrainConfig
 from ..train.rundir import check_run_dir, claim_run_dir, restore_previous_run
@@ -107,16 +107,16 @@ def train(args):
         resume = False
     mod = task_module(settings["task"])
     task = mod.build(settings)
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    tcfg = TrainConfig(**{k: v for k, v in settings.items() if k in fields})
-    tcfg.progress = not getattr(args, "quiet", False)
-    tcfg.keep_resume = bool(getattr(args, "keep_resume", False))
-    # the engine is checked (torch installed, a CUDA device) before anything is written into OUT
-    trainer = make_trainer(task, tcfg, out, settings)     # NumPy, or rnnlab.torch (--backend torch, torchrun)
+    check_engine(task.model, settings)      # before the run directory is claimed
     if not resume and is_writer():
         claim_run_dir(out, overwrite=getattr(args, "overwrite", False))
         fingerprint = data_fingerprint(settings["data"])
         atomic_write_json(os.path.join(out, "args.json"), {**settings, **fingerprint})
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    tcfg = TrainConfig(**{k: v for k, v in settings.items() if k in fields})
+    tcfg.progress = not getattr(args, "quiet", False)
+    tcfg.keep_resume = bool(getattr(args, "keep_resume", False))
+    trainer = make_trainer(task, tcfg, out, settings)     # NumPy, or rnnlab.torch (--backend torch, torchrun)
     try:
         return trainer.fit(resume=resume)
     except Exception:
@@ -143,14 +143,20 @@ def default_threads(args):
 # what each task's config.json must hold besides task, model and config
 RUN_KEYS = {"charlm": ("vocab",), "classify": ("vocab", "labels"), "tag": ("vocab", "labels"),
             "seq2seq": ("corpus", "src_vocab", "tgt_vocab", "max_len"), "music": ("mode", "data"),
-            "caption": ("vocab", "image_size", "max_len", "length_penalty")}
+            "caption": ("vocab", "image_size", "max_len", "length_penalty"),
+            "speech": ("labels", "level", "features", "data", "seed")}
+
+
+def check_run_keys(out, run):
+    """CheckpointError naming config.json and the first key this task's run lacks."""
+    missing = [k for k in RUN_KEYS.get(run["task"], ()) if k not in run]
+    if missing:
+        raise CheckpointError(f"{os.path.join(out, 'config.json')}: missing key {missing[0]!r} of a {run['task']} run")
 
 
 def _load(out):
     run, model = load_run(out)
-    missing = [k for k in RUN_KEYS.get(run["task"], ()) if k not in run]
-    if missing:
-        raise CheckpointError(f"{os.path.join(out, 'config.json')}: missing key {missing[0]!r} of a {run['task']} run")
+    check_run_keys(out, run)
     return run, model, task_module(run["task"])
 
 

@@ -46,6 +46,8 @@ def export_model(model, fmt, out, run=None):
     """Write ``model`` (an rnnlab model) to ``out`` in ``fmt``; ``run`` (a run's config.json) goes into torch files."""
     if os.path.isdir(out):
         raise ValueError(f"--out {out} is a directory; give a file name")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        raise ValueError(f"--out {out}: the folder {os.path.dirname(os.path.abspath(out))} does not exist")
     twin = to_torch(model).eval()
     name = type(model).__name__
     if fmt == "torch":

@@ -129,6 +129,9 @@ def check_device(device):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: no CUDA device is available here (torch {torch.__version__}, "
                          f"torch.cuda.is_available() is False); use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                         f"numbered from 0")
     return str(dev)
 
 
