@@ -165,3 +165,36 @@ def test_unshared_twin_syncs_like_a_gpu_run(tmp_path, capsys):
     a, b = (weights(str(tmp_path / f"share{x}" / "model.safetensors")) for x in (True, False))
     for k in a:
         np.testing.assert_array_equal(b[k], a[k], err_msg=k)
+
+
+def test_speech_run_equals_the_numpy_backend_and_is_used_without_torch(tmp_path, capsys):
+    """CTC through F.ctc_loss: the same files and weights as the NumPy backend; evaluate and predict without torch."""
+    from rnnlab.data.speech import load_spoken_digits
+
+    base = ["train", "speech", "--data", "spoken_digits", "--limit", "60", "--cell", "gru", "--hidden", "8",
+            "--layers", "1", "--subsample", "2", "--dropout", "0", "--optimizer", "sgd", "--lr", "0.1", "--epochs",
+            "2", "--batch", "16", "--keep-resume", "--quiet", "--seed", "3"]
+    outs = {}
+    for backend in ("numpy", "torch"):
+        outs[backend] = str(tmp_path / backend)
+        rc, stdout, err = run_cli(base + ["--out", outs[backend], "--backend", backend], capsys)
+        assert rc == 0, err
+    assert sorted(os.listdir(outs["numpy"])) == sorted(os.listdir(outs["torch"]))
+    a, b = weights(os.path.join(outs["numpy"], "resume.safetensors")), weights(os.path.join(outs["torch"],
+                                                                                            "resume.safetensors"))
+    assert a.keys() == b.keys() and "model/norm.std" in a
+    for k in a:                               # float32 through two engines: rounding only
+        assert_close(k, b[k], a[k], 1e-5)
+    ha = [json.loads(x) for x in open(os.path.join(outs["numpy"], "metrics.jsonl"))]
+    hb = [json.loads(x) for x in open(os.path.join(outs["torch"], "metrics.jsonl"))]
+    assert [(x["epoch"], x["step"]) for x in ha] == [(x["epoch"], x["step"]) for x in hb] and hb[-1]["step"] >= 6
+    assert abs(ha[-1]["train_loss"] - hb[-1]["train_loss"]) < 1e-5
+    final = json.load(open(os.path.join(outs["torch"], "metrics.json")))
+    r = run_without_torch(["evaluate", outs["torch"]])
+    assert r.returncode == 0, r.stderr
+    assert abs(json.loads(r.stdout)["loss"] - final["loss"]) < 1e-9
+    frames = str(tmp_path / "digit.npy")
+    np.save(frames, load_spoken_digits()[0][0])
+    r = run_without_torch(["predict", "--beam", "2", outs["torch"], frames])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["input"] == frames
