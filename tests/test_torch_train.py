@@ -193,3 +193,6 @@ def test_speech_run_equals_the_numpy_backend_and_is_used_without_torch(tmp_path,
     r = run_without_torch(["predict", "--beam", "2", outs["torch"], frames])
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["input"] == frames
+    rc, stdout, err = run_cli(["export", outs["torch"], "--format", "onnx", "--out", str(tmp_path / "m.onnx")], capsys)
+    assert rc == 0, err
+    assert json.loads(stdout)["max_abs_diff_vs_numpy"]["m.onnx"] <= 1e-5
