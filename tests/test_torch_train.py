@@ -94,7 +94,7 @@ def test_interrupted_torch_run_resumes_to_the_same_weights(tmp_path, capsys, mon
     data = write_text(tmp_path)
     args = ["train", "charlm", "--data", data, "--hidden", "12", "--embed", "6", "--layers", "2", "--dropout", "0.3",
             "--batch", "8", "--bptt", "25", "--epochs", "2", "--save-every", "0", "--quiet", "--seed", "2",
-            "--backend", "torch"]
+            "--backend", "torch", "--keep-resume"]
     full, cut = str(tmp_path / "full"), str(tmp_path / "cut")
     assert run_cli(args + ["--out", full], capsys)[0] == 0
     steps = json.loads(open(os.path.join(full, "metrics.jsonl")).readline())["step"]     # per epoch
@@ -110,7 +110,7 @@ def test_interrupted_torch_run_resumes_to_the_same_weights(tmp_path, capsys, mon
     monkeypatch.setattr(charlm.CharLMTask, "train_step", interrupted)
     assert run_cli(args + ["--out", cut], capsys)[0] == 130
     monkeypatch.setattr(charlm.CharLMTask, "train_step", real)
-    rc, stdout, err = run_cli(["train", "--resume", cut, "--quiet"], capsys)
+    rc, stdout, err = run_cli(["train", "--resume", cut, "--quiet", "--keep-resume"], capsys)
     assert rc == 0, err
     a, b = weights(os.path.join(full, "resume.safetensors")), weights(os.path.join(cut, "resume.safetensors"))
     for k in a:

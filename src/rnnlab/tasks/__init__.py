@@ -107,15 +107,15 @@ def train(args):
         resume = False
     mod = task_module(settings["task"])
     task = mod.build(settings)
-    if not resume and is_writer():
-        claim_run_dir(out, overwrite=getattr(args, "overwrite", False))
-        fingerprint = data_fingerprint(settings["data"])
-        atomic_write_json(os.path.join(out, "args.json"), {**settings, **fingerprint})
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     tcfg = TrainConfig(**{k: v for k, v in settings.items() if k in fields})
     tcfg.progress = not getattr(args, "quiet", False)
     tcfg.keep_resume = bool(getattr(args, "keep_resume", False))
     trainer = make_trainer(task, tcfg, out, settings)     # NumPy, or rnnlab.torch (--backend torch, torchrun)
+    if not resume and is_writer():                        # after the engine's checks: a refused run writes nothing
+        claim_run_dir(out, overwrite=getattr(args, "overwrite", False))
+        fingerprint = data_fingerprint(settings["data"])
+        atomic_write_json(os.path.join(out, "args.json"), {**settings, **fingerprint})
     try:
         return trainer.fit(resume=resume)
     except Exception:
