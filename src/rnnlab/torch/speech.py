@@ -63,7 +63,9 @@ class SpeechRecognizerTwin(Twin):
         return torch.log_softmax(logits, dim=-1), out_lengths
 
     def loss(self, frames, lengths, targets, target_lengths=None, *, zero_infinity=False):
-        """CTC loss with torch.nn.functional.ctc_loss, reduction "mean" (per target token, then per utterance)."""
+        """F.ctc_loss, "mean" as rnnlab.ctc: each utterance's -log p over its target length, then over the batch.
+
+        An impossible alignment is a ValueError unless ``zero_infinity`` (then that utterance counts 0)."""
         c = self.config
         logits, out_lengths = self(frames, lengths)
         B, T2, C = logits.shape
