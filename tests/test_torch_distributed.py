@@ -38,10 +38,11 @@ def test_two_ranks_equal_one_process(tmp_path):
     for backend in ("numpy", "torch"):                       # the single-process reference, in this process
         torchrun_worker.run("charlm", backend, text, one)
         torchrun_worker.run("classify", backend, csv, one)
+        torchrun_worker.run("speech", backend, "spoken_digits", one)
     r = torchrun([worker, two, text, csv])
     assert r.returncode == 0, r.stderr[-3000:]
-    for run, tol in (("charlm-numpy", 1e-10), ("classify-numpy", 1e-10), ("charlm-torch", 1e-6),
-                     ("classify-torch", 1e-6)):
+    for run, tol in (("charlm-numpy", 1e-10), ("classify-numpy", 1e-10), ("speech-numpy", 1e-10),
+                     ("charlm-torch", 1e-6), ("classify-torch", 1e-6), ("speech-torch", 1e-6)):
         a, b = weights(os.path.join(one, run, "resume.safetensors")), weights(os.path.join(two, run, "resume.safetensors"))
         steps = json.loads(open(os.path.join(two, run, "metrics.jsonl")).readline())["step"]
         assert steps >= 4, (run, steps)
@@ -55,7 +56,7 @@ def test_two_ranks_equal_one_process(tmp_path):
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 1 and "accuracy" in json.loads(lines[0]), r.stdout
     assert sorted(os.listdir(os.path.join(two, "cli"))) == ["args.json", "config.json", "metrics.json",
-                                                           "metrics.jsonl", "model.safetensors"]
+                                                           "metrics.jsonl", "model.safetensors"]   # resume: removed
 
 
 def test_python_dash_m_rnnlab():
@@ -81,6 +82,7 @@ def _shard_cases():
     from rnnlab.models import (Captioner, CaptionerConfig, ClassifierConfig, LanguageModel, LanguageModelConfig,
                                PianoRollConfig, PianoRollModel, Seq2Seq, Seq2SeqConfig, SequenceClassifier,
                                SequenceTagger, TaggerConfig)
+    from rnnlab.models.speech import SpeechConfig, SpeechRecognizer
     from rnnlab.models.tagger import make_batch
 
     rng = np.random.default_rng(0)
@@ -114,6 +116,9 @@ def _shard_cases():
     cap = Captioner(CaptionerConfig(feature_dim=4, vocab_size=8, embed=3, hidden=4, dtype="float64"))
     tgt = ragged(8, [5, 1, 3, 2], low=4)
     yield "captioner", cap, (rng.normal(size=(4, 4)), tgt, tgt)
+    asr = SpeechRecognizer(SpeechConfig(num_features=3, num_labels=5, hidden=4, subsample=2, dtype="float64"))
+    lengths = np.array([9, 2, 6, 5, 3])                    # the mean is over utterances, whatever their lengths
+    yield "speech", asr, (rng.normal(size=(5, 9, 3)), lengths, [[1, 2, 2, 3], [4], [], [2, 3], [1]])
 
 
 @pytest.mark.parametrize("case", list(_shard_cases()), ids=lambda c: c[0])

@@ -11,12 +11,21 @@ ort = pytest.importorskip("onnxruntime")
 from rnnlab.models import (BagConfig, BagOfVectors, Captioner, CaptionerConfig, ClassifierConfig, LanguageModel,  # noqa: E402
                            LanguageModelConfig, PianoRollConfig, PianoRollModel, Seq2Seq, Seq2SeqConfig,
                            SequenceClassifier, SequenceTagger, TaggerConfig)
+from rnnlab.models.speech import SpeechConfig, SpeechRecognizer  # noqa: E402
 from rnnlab.tasks.base import load_run  # noqa: E402
 from rnnlab.torch import load  # noqa: E402
 from rnnlab.torch.export import export_model  # noqa: E402
 
 from conftest import assert_close, assert_one_line_error, run_cli  # noqa: E402
 from helpers_torch import one_thread, run_without_torch, write_reviews  # noqa: E402,F401
+
+def speech_recognizer(cell="gru", subsample=2, bidirectional=True):
+    m = SpeechRecognizer(SpeechConfig(num_features=5, num_labels=6, cell=cell, hidden=4, layers=2,
+                                      bidirectional=bidirectional, subsample=subsample))
+    rng = np.random.default_rng(3)
+    m.set_normalization(rng.normal(size=5), rng.uniform(0.5, 2.0, 5))
+    return m
+
 
 MODELS = {
     "lm-lstm": lambda: LanguageModel(LanguageModelConfig(vocab_size=11, cell="lstm", embed=5, hidden=6, layers=2)),
@@ -33,6 +42,8 @@ MODELS = {
                                                   attention="none")),
     "piano-roll": lambda: PianoRollModel(PianoRollConfig(pitches=7, cell="gru", hidden=5)),
     "captioner": lambda: Captioner(CaptionerConfig(feature_dim=6, vocab_size=10, embed=4, hidden=5, layers=2, pca=3)),
+    "speech-gru-subsample2": speech_recognizer,
+    "speech-lstm-unidirectional": lambda: speech_recognizer("lstm", 1, False),
 }
 
 
@@ -57,6 +68,26 @@ def test_onnx_classifier_by_hand_with_batch_and_time_unlike_the_export(tmp_path)
     ids[np.arange(11)[None, :] >= lengths[:, None]] = 0
     got = ort.InferenceSession(out).run(None, {"ids": ids, "lengths": lengths})[0]
     assert_close("logits", got, model.forward(ids, lengths)[0], 1e-5)
+
+
+@pytest.mark.parametrize("subsample", [1, 3])
+def test_onnx_speech_by_hand_with_batch_and_time_unlike_the_export(tmp_path, subsample):
+    """Per-frame log-probabilities and output lengths, for time lengths that are and are not multiples of K."""
+    model = speech_recognizer("rnn", subsample)
+    out = str(tmp_path / "speech.onnx")
+    export_model(model, "onnx", out)
+    session = ort.InferenceSession(out)
+    assert [i.name for i in session.get_inputs()] == ["frames", "lengths"]
+    rng = np.random.default_rng(8)
+    for B, T in ((1, 7), (6, 18), (3, 25)):
+        lengths = rng.integers(1, T + 1, B)
+        lengths[-1] = T
+        frames = rng.standard_normal((B, T, 5)).astype(np.float32)
+        logp, out_lengths = session.run(None, {"frames": frames, "lengths": lengths})
+        want, want_lengths = model.log_probs(frames, lengths)
+        assert logp.shape == (B, -(-T // subsample), 6)
+        np.testing.assert_array_equal(out_lengths, want_lengths)
+        assert_close(f"log_probs B={B} T={T}", logp, want, 1e-5)
 
 
 def test_export_cli_torch_and_onnx(tmp_path, capsys):

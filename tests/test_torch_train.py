@@ -59,8 +59,16 @@ def test_torch_optimizer_is_the_numpy_optimizer(name):
 def test_same_run_as_the_numpy_backend(tmp_path, capsys):
     """SGD, no dropout: both backends see the same batches in the same order and write the same files."""
     data = write_reviews(tmp_path)
-    base = ["train", "classify", "--data", data, "--cell", "lstm", "--hidden", "8", "--embed", "6", "--dropout", "0",
-            "--optimizer", "sgd", "--lr", "0.1", "--epochs", "2", "--batch", "16", "--quiet", "--seed", "3", "--keep-resume"]
+    outs, _, _ = train_with_both_backends(
+        ["train", "classify", "--data", data, "--cell", "lstm", "--hidden", "8", "--embed", "6", "--dropout", "0",
+         "--optimizer", "sgd", "--lr", "0.1", "--epochs", "2", "--batch", "16", "--keep-resume", "--quiet", "--seed",
+         "3"],
+        tmp_path, capsys)
+    assert json.load(open(os.path.join(outs["torch"], "args.json")))["backend"] == "torch"
+
+
+def train_with_both_backends(base, tmp_path, capsys):
+    """Run ``base`` with --backend numpy and torch: the same files, weights and losses -> outs, both resume files."""
     outs = {}
     for backend in ("numpy", "torch"):
         outs[backend] = str(tmp_path / backend)
@@ -76,7 +84,7 @@ def test_same_run_as_the_numpy_backend(tmp_path, capsys):
     hb = [json.loads(x) for x in open(os.path.join(outs["torch"], "metrics.jsonl"))]
     assert [(x["epoch"], x["step"]) for x in ha] == [(x["epoch"], x["step"]) for x in hb]
     assert abs(ha[-1]["train_loss"] - hb[-1]["train_loss"]) < 1e-5
-    assert json.load(open(os.path.join(outs["torch"], "args.json")))["backend"] == "torch"
+    return outs, a, hb
 
 
 def test_interrupted_torch_run_resumes_to_the_same_weights(tmp_path, capsys, monkeypatch):
@@ -165,3 +173,26 @@ def test_unshared_twin_syncs_like_a_gpu_run(tmp_path, capsys):
     a, b = (weights(str(tmp_path / f"share{x}" / "model.safetensors")) for x in (True, False))
     for k in a:
         np.testing.assert_array_equal(b[k], a[k], err_msg=k)
+
+
+def test_speech_run_equals_the_numpy_backend_and_is_used_without_torch(tmp_path, capsys):
+    """CTC through F.ctc_loss: the same files and weights as the NumPy backend; evaluate and predict without torch."""
+    from rnnlab.data.speech import load_spoken_digits
+
+    outs, resume, history = train_with_both_backends(
+        ["train", "speech", "--data", "spoken_digits", "--limit", "60", "--cell", "gru", "--hidden", "8", "--layers",
+         "1", "--subsample", "2", "--dropout", "0", "--optimizer", "sgd", "--lr", "0.1", "--epochs", "2", "--batch",
+         "16", "--keep-resume", "--quiet", "--seed", "3"], tmp_path, capsys)
+    assert "model/norm.std" in resume and history[-1]["step"] >= 6
+    final = json.load(open(os.path.join(outs["torch"], "metrics.json")))
+    r = run_without_torch(["evaluate", outs["torch"]])
+    assert r.returncode == 0, r.stderr
+    assert abs(json.loads(r.stdout)["loss"] - final["loss"]) < 1e-9
+    frames = str(tmp_path / "digit.npy")
+    np.save(frames, load_spoken_digits()[0][0])
+    r = run_without_torch(["predict", "--beam", "2", outs["torch"], frames])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["input"] == frames
+    rc, stdout, err = run_cli(["export", outs["torch"], "--format", "onnx", "--out", str(tmp_path / "m.onnx")], capsys)
+    assert rc == 0, err
+    assert json.loads(stdout)["max_abs_diff_vs_numpy"]["m.onnx"] <= 1e-5

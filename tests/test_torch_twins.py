@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 from rnnlab.models import (BagConfig, BagOfVectors, Captioner, CaptionerConfig, ClassifierConfig, LanguageModel,  # noqa: E402
                            LanguageModelConfig, PianoRollConfig, PianoRollModel, Seq2Seq, Seq2SeqConfig,
                            SequenceClassifier, SequenceTagger, TaggerConfig)
+from rnnlab.models.speech import SpeechConfig, SpeechRecognizer  # noqa: E402
 from rnnlab.models.tagger import make_batch  # noqa: E402
 from rnnlab.torch import from_torch, load, save, to_torch  # noqa: E402
 
@@ -20,13 +21,14 @@ from helpers_torch import one_thread  # noqa: E402,F401
 TOL = 1e-8
 
 
-def check_twin(model, args, outputs=None):
+def check_twin(model, args, outputs=None, kwargs=None):
     """loss_and_grads(*args) against twin.loss(*args) + backward; outputs(model, twin) -> [(name, np, torch)]."""
     twin = to_torch(model)
     assert set(twin.state_dict()) == set(model.params)
-    res = model.loss_and_grads(*args, training=True, rng=np.random.default_rng(0))
+    kwargs = kwargs or {}
+    res = model.loss_and_grads(*args, training=True, rng=np.random.default_rng(0), **kwargs)
     loss, grads = res[0], res[1]
-    t_loss, t_state = twin.loss(*args)
+    t_loss, t_state = twin.loss(*args, **kwargs)
     t_loss.backward()
     assert_close("loss", t_loss.item(), loss, TOL)
     if len(res) == 3:
@@ -171,6 +173,44 @@ def test_captioner(cell, init, pca):
     tgt_in, tgt_out = np.concatenate([np.full((3, 1), 2), tgt[:, :-1]], axis=1), tgt
     check_twin(m, (feats, tgt_in, tgt_out),
                lambda m, twin: [("logits", m.forward(feats, tgt_in)[0], twin(feats, tgt_in))])
+
+
+def speech_recognizer(cell="lstm", subsample=1, bidirectional=True):
+    m = SpeechRecognizer(SpeechConfig(num_features=4, num_labels=5, cell=cell, hidden=5, layers=2,
+                                      bidirectional=bidirectional, subsample=subsample, dtype="float64", seed=7))
+    rng = np.random.default_rng(7)
+    m.set_normalization(rng.normal(size=4), rng.uniform(0.5, 2.0, 4))
+    frames = rng.normal(size=(4, 10, 4))                    # values past each length too: they must not count
+    return m, frames
+
+
+@pytest.mark.parametrize("cell,subsample,bidirectional", [("rnn", 1, True), ("lstm", 1, True), ("gru", 1, True),
+                                                          ("rnn", 2, True), ("lstm", 2, True), ("gru", 2, True),
+                                                          ("lstm", 3, False)])
+def test_speech_recognizer(cell, subsample, bidirectional):
+    m, frames = speech_recognizer(cell, subsample, bidirectional)
+    lengths = np.array([10, 4, 7, 1])                       # with subsample 3 (or 2, at 7 and 1) the last step is part padding
+    targets = [[1, 2, 2], [3], [4, 1], []]                  # a repeated label needs a blank between; an empty one
+
+    def outputs(m, twin):
+        logits, out_lengths, _ = m.forward(frames, lengths)
+        t_logits, t_lengths = twin(frames, lengths)
+        logp, _ = m.log_probs(frames, lengths)
+        np.testing.assert_array_equal(t_lengths.numpy(), out_lengths)
+        return [("logits", logits, t_logits), ("log_probs", logp, twin.log_probs(frames, lengths)[0])]
+
+    check_twin(m, (frames, lengths, targets), outputs)
+
+
+def test_speech_recognizer_impossible_alignment():
+    """A transcript longer than its output frames: the same error from both engines, or 0 with zero_infinity."""
+    m, frames = speech_recognizer(subsample=2)
+    lengths, targets = np.array([9, 3]), [[1, 2], [3, 3]]   # 2 output frames cannot emit 3, blank, 3
+    twin = to_torch(m)
+    for loss in (m.loss_and_grads, twin.loss):
+        with pytest.raises(ValueError, match="sequence 1 has 2 frames but its target of length 2 needs at least 3"):
+            loss(frames[:2], lengths, targets)
+    check_twin(m, (frames[:2], lengths, targets), kwargs={"zero_infinity": True})
 
 
 def test_save_load_round_trip_and_unknown_model(tmp_path):

@@ -61,16 +61,8 @@ def ctc_loss(logits, targets, input_lengths=None, target_lengths=None, blank=0, 
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if not 0 <= blank < C:
         raise ValueError(f"blank must be a class index in 0..{C - 1}, got {blank}")
-    targets, target_lengths = _check_targets(targets, target_lengths, B, C, blank)
-    input_lengths = _check_lengths("input_lengths", input_lengths, B, T)
-    need = min_frames(targets, target_lengths)                                      # (B,)
-    feasible = input_lengths >= need
-    if not zero_infinity and not feasible.all():
-        b = int(np.flatnonzero(~feasible)[0])
-        raise ValueError(f"ctc_loss: sequence {b} has {input_lengths[b]} frames but its target of length "
-                         f"{target_lengths[b]} needs at least {need[b]} (a blank between repeated labels); "
-                         "give more frames, a shorter target, or zero_infinity=True")
-
+    targets, target_lengths, input_lengths, feasible = ctc_inputs(targets, target_lengths, input_lengths, B, T, C,
+                                                                  blank, zero_infinity)
     logp = _log_softmax64(logits)                                                   # (B, T, C) float64
     ext, skip, S = _extend(targets, target_lengths, blank)                          # (B, S) labels, (B, S) bool
     emit = np.take_along_axis(logp, np.broadcast_to(ext[:, None, :], (B, T, ext.shape[1])), axis=2)  # (B, T, S)
@@ -100,6 +92,24 @@ def ctc_loss_backward(cache, dloss=1.0):
     grad = np.exp(logp) * valid.transpose(1, 0, 2) - post
     grad *= (dloss * scale)[:, None, None]
     return grad.astype(dtype, copy=False)
+
+
+def ctc_inputs(targets, target_lengths, input_lengths, B, T, C, blank=0, zero_infinity=False):
+    """Checked CTC inputs: targets (B, L) int64 padded with the blank, target_lengths, input_lengths (B,),
+    and which sequences can be aligned at all (B,) bool; ValueError for an impossible one unless zero_infinity.
+
+    Shared by ctc_loss and the PyTorch twin, so both engines take and refuse the same inputs.
+    """
+    targets, target_lengths = _check_targets(targets, target_lengths, B, C, blank)
+    input_lengths = _check_lengths("input_lengths", input_lengths, B, T)
+    need = min_frames(targets, target_lengths)                                      # (B,)
+    feasible = input_lengths >= need
+    if not zero_infinity and not feasible.all():
+        b = int(np.flatnonzero(~feasible)[0])
+        raise ValueError(f"ctc_loss: sequence {b} has {input_lengths[b]} frames but its target of length "
+                         f"{target_lengths[b]} needs at least {need[b]} (a blank between repeated labels); "
+                         "give more frames, a shorter target, or zero_infinity=True")
+    return targets, target_lengths, input_lengths, feasible
 
 
 def min_frames(targets, target_lengths):

@@ -14,6 +14,7 @@ from ..models.base import config_from_dict
 from ..train.checkpoint import CheckpointError, atomic_write_bytes
 from .decoders import CaptionerTwin, Seq2SeqTwin, SequenceTaggerTwin
 from .models import BagOfVectorsTwin, LanguageModelTwin, PianoRollModelTwin, SequenceClassifierTwin
+from .speech import SpeechRecognizerTwin
 
 TWINS = {}
 
@@ -27,7 +28,7 @@ def register(twin_class):
 
 
 for _cls in (LanguageModelTwin, SequenceClassifierTwin, BagOfVectorsTwin, SequenceTaggerTwin, Seq2SeqTwin,
-             PianoRollModelTwin, CaptionerTwin):
+             PianoRollModelTwin, CaptionerTwin, SpeechRecognizerTwin):
     register(_cls)
 
 

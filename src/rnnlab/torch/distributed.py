@@ -143,9 +143,12 @@ def _batch_size(call, axes):
 
 
 def _rows(v, axis, lo, hi):
-    """Rows lo:hi along ``axis`` of an array, a tuple of arrays or every array field of a dataclass."""
+    """Rows lo:hi along ``axis`` of an array, a tuple of arrays, every array field of a dataclass, or a list
+    of sequences (CTC transcripts of different lengths)."""
     if v is None:
         return None
+    if isinstance(v, list) and axis == 0:
+        return v[lo:hi]
     if isinstance(v, tuple):
         return tuple(_rows(x, axis, lo, hi) for x in v)
     if dataclasses.is_dataclass(v):

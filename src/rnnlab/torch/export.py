@@ -13,6 +13,8 @@ with dynamic batch and time axes. What is exported is what a server calls:
                                     (a CRF's transitions are in the torch export; Viterbi is the caller's)
     Seq2Seq                         FILE: the decoder step; FILE.encoder.onnx: src, src_lengths -> memory, state
     Captioner                       FILE: the decoder step; FILE.start.onnx: features -> state [, input feed]
+    SpeechRecognizer                frames (B, T, F), lengths (B,) -> per-frame log-probs (B, T', C), output lengths
+                                    (CTC decoding, greedy or beam, is the caller's)
 
 Every graph is run with onnxruntime on a random variable-length batch and compared with the
 NumPy model before the file is moved into place; the largest difference is reported, and a
@@ -327,5 +329,23 @@ def _captioner(model, twin):
                   start_sample, start_ref, suffix="start")]
 
 
+def _speech(model, twin):
+    """frames (B, T, F), lengths (B,) -> per-frame log-probabilities (B, T', C), output lengths (B,)."""
+    F = model.config.num_features
+
+    def sample(rng):
+        B, T = 4, int(rng.integers(9, 14))               # export and check see different T (odd and even)
+        lengths = rng.integers(1, T + 1, B)
+        lengths[0] = T
+        return {"frames": rng.standard_normal((B, T, F)).astype(np.float32), "lengths": lengths.astype(np.int64)}
+
+    axes = {"frames": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "log_probs": {0: "batch", 1: "steps"},
+            "output_lengths": {0: "batch"}}
+    return [Graph(_Call(twin, lambda tw, frames, lengths: tw.log_probs(frames, lengths)), ["frames", "lengths"],
+                  ["log_probs", "output_lengths"], axes, sample,
+                  lambda inp: list(model.log_probs(inp["frames"], inp["lengths"])))]
+
+
 GRAPHS = {"LanguageModel": _language_model, "PianoRollModel": _piano_roll, "SequenceClassifier": _classifier,
-          "BagOfVectors": _classifier, "SequenceTagger": _tagger, "Seq2Seq": _seq2seq, "Captioner": _captioner}
+          "BagOfVectors": _classifier, "SequenceTagger": _tagger, "Seq2Seq": _seq2seq, "Captioner": _captioner,
+          "SpeechRecognizer": _speech}
