@@ -9,7 +9,7 @@ import importlib
 import os
 
 from ..ranges import check_memory, check_settings
-from ..train.backends import check_engine, is_writer, make_trainer
+from ..train.backends import is_writer, make_trainer
 from ..train.checkpoint import CheckpointError, atomic_write_json, read_json
 from ..train.loop import TrainConfig
 from ..train.rundir import check_run_dir, claim_run_dir, restore_previous_run
@@ -107,16 +107,17 @@ def train(args):
         resume = False
     mod = task_module(settings["task"])
     task = mod.build(settings)
-    check_engine(task.model, settings)      # before the run directory is claimed
-    if not resume and is_writer():
-        claim_run_dir(out, overwrite=getattr(args, "overwrite", False))
-        fingerprint = data_fingerprint(settings["data"])
-        atomic_write_json(os.path.join(out, "args.json"), {**settings, **fingerprint})
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     tcfg = TrainConfig(**{k: v for k, v in settings.items() if k in fields})
     tcfg.progress = not getattr(args, "quiet", False)
     tcfg.keep_resume = bool(getattr(args, "keep_resume", False))
-    trainer = make_trainer(task, tcfg, out, settings)     # NumPy, or rnnlab.torch (--backend torch, torchrun)
+    # NumPy, or rnnlab.torch (--backend torch, torchrun); its engine checks run first, so a refused run writes
+    # nothing, and under torchrun every rank has joined before rank 0 claims the run directory
+    trainer = make_trainer(task, tcfg, out, settings)
+    if not resume and is_writer():
+        claim_run_dir(out, overwrite=getattr(args, "overwrite", False))
+        fingerprint = data_fingerprint(settings["data"])
+        atomic_write_json(os.path.join(out, "args.json"), {**settings, **fingerprint})
     try:
         return trainer.fit(resume=resume)
     except Exception:
