@@ -42,4 +42,4 @@ if __name__ == "__main__":
     from rnnlab.cli import main
 
     sys.exit(main(["--threads", "1", "train", "classify", "--data", csv, "--hidden", "6", "--embed", "4", "--epochs",
-                   "1", "--batch", "8", "--quiet", "--keep-resume", "--out", os.path.join(out, "cli")]))
+                   "1", "--batch", "8", "--quiet", "--out", os.path.join(out, "cli")]))
