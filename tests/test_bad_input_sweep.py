@@ -119,15 +119,6 @@ def npy(w, name, array):
     return str(path)
 
 
-def speech_resumable(w, new):
-    """A speech run killed mid-way (resume checkpoint kept)."""
-    dst = os.path.join(w["dir"], new)
-    shutil.rmtree(dst, ignore_errors=True)
-    _main(["train", "speech", "--data", w["speech"], "--out", dst, "--keep-resume"] + SPEECH)
-    os.unlink(os.path.join(dst, "metrics.json"))
-    return dst
-
-
 def missing(w, name):
     """A path inside a folder that does not exist."""
     return os.path.join(w["dir"], "no_such_folder", name)
@@ -511,10 +502,6 @@ CASES = {
     "export out is a folder": (lambda w: ["export", w["lm"], "--format", "torch", "--out", str(w["dir"])], "--out"),
     "export onnx out into a missing folder": (lambda w: ["export", w["clf"], "--format", "onnx", "--out",
                                                          missing(w, "m.onnx")], "does not exist"),
-    "export a speech model": (lambda w: ["export", w["sp"], "--format", "torch", "--out",
-                                         os.path.join(w["dir"], "sp.safetensors")], "SpeechRecognizer"),
-    "export a speech model to onnx": (lambda w: ["export", w["sp"], "--format", "onnx", "--out",
-                                                 os.path.join(w["dir"], "sp.onnx")], "SpeechRecognizer"),
     # ------------------------------------------------------------------ speech data (train)
     "speech folder missing": (lambda w: speech_train(w, "/nonexistent/speech"), "/nonexistent/speech"),
     "speech folder without transcripts": (lambda w: speech_train(w, w["images"]), "transcripts.tsv"),
@@ -601,9 +588,6 @@ CASES = {
     "device cuda without cuda": (lambda w: lm_train(w, "--backend", "torch", "--device", no_such_cuda()),
                                  "--device"),
     "device cuda for numpy": (lambda w: lm_train(w, "--device", "cuda"), "--backend torch"),
-    "backend torch for speech": (lambda w: speech_train(w, w["speech"], "--backend", "torch"), "SpeechRecognizer"),
-    "backend torch resume of a speech run": (lambda w: ["train", "--resume", speech_resumable(w, "sr1"),
-                                                        "--backend", "torch"], "SpeechRecognizer"),
     "device cuda resume without cuda": (lambda w: ["train", "--resume", resumable(w, "r18"), "--backend", "torch",
                                                    "--device", no_such_cuda()], "--device"),
     "device unknown on resume": (lambda w: ["train", "--resume", resumable(w, "r19"), "--device", "gpu0"],
