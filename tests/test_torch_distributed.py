@@ -79,9 +79,9 @@ def test_global_batch_not_divisible_and_max_time(tmp_path, capsys, monkeypatch, 
 
 
 def _shard_cases():
-    from rnnlab.models import (Captioner, CaptionerConfig, ClassifierConfig, LanguageModel, LanguageModelConfig,
-                               PianoRollConfig, PianoRollModel, Seq2Seq, Seq2SeqConfig, SequenceClassifier,
-                               SequenceTagger, TaggerConfig)
+    from rnnlab.models import (Captioner, CaptionerConfig, ClassifierConfig, DocVectorClassifier, DocVectorConfig,
+                               LanguageModel, LanguageModelConfig, PianoRollConfig, PianoRollModel, Seq2Seq,
+                               Seq2SeqConfig, SequenceClassifier, SequenceTagger, TaggerConfig)
     from rnnlab.models.speech import SpeechConfig, SpeechRecognizer
     from rnnlab.models.tagger import make_batch
 
@@ -119,6 +119,8 @@ def _shard_cases():
     asr = SpeechRecognizer(SpeechConfig(num_features=3, num_labels=5, hidden=4, subsample=2, dtype="float64"))
     lengths = np.array([9, 2, 6, 5, 3])                    # the mean is over utterances, whatever their lengths
     yield "speech", asr, (rng.normal(size=(5, 9, 3)), lengths, [[1, 2, 2, 3], [4], [], [2, 3], [1]])
+    doc = DocVectorClassifier(DocVectorConfig(num_classes=3, vector_size=4, vocab_size=6, hidden=5, dtype="float64"))
+    yield "doc vectors", doc, (rng.normal(size=(5, 4)), np.array([3, 1, 2, 6, 4]), rng.integers(0, 3, 5))
 
 
 @pytest.mark.parametrize("case", list(_shard_cases()), ids=lambda c: c[0])

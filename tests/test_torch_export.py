@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from rnnlab.models import (BagConfig, BagOfVectors, Captioner, CaptionerConfig, ClassifierConfig, LanguageModel,  # noqa: E402
-                           LanguageModelConfig, PianoRollConfig, PianoRollModel, Seq2Seq, Seq2SeqConfig,
+                           DocVectorClassifier, DocVectorConfig, LanguageModelConfig, PianoRollConfig, PianoRollModel, Seq2Seq, Seq2SeqConfig,
                            SequenceClassifier, SequenceTagger, TaggerConfig)
 from rnnlab.models.speech import SpeechConfig, SpeechRecognizer  # noqa: E402
 from rnnlab.tasks.base import load_run  # noqa: E402
@@ -44,6 +44,7 @@ MODELS = {
     "captioner": lambda: Captioner(CaptionerConfig(feature_dim=6, vocab_size=10, embed=4, hidden=5, layers=2, pca=3)),
     "speech-gru-subsample2": speech_recognizer,
     "speech-lstm-unidirectional": lambda: speech_recognizer("lstm", 1, False),
+    "doc-vectors": lambda: DocVectorClassifier(DocVectorConfig(num_classes=3, vector_size=6, vocab_size=5, hidden=4)),
 }
 
 
@@ -88,6 +89,20 @@ def test_onnx_speech_by_hand_with_batch_and_time_unlike_the_export(tmp_path, sub
         assert logp.shape == (B, -(-T // subsample), 6)
         np.testing.assert_array_equal(out_lengths, want_lengths)
         assert_close(f"log_probs B={B} T={T}", logp, want, 1e-5)
+
+
+def test_onnx_doc_vectors_by_hand_with_batch_unlike_the_export(tmp_path):
+    """Document vectors in, class logits out, for any number of documents."""
+    model = MODELS["doc-vectors"]()
+    out = str(tmp_path / "doc.onnx")
+    export_model(model, "onnx", out)
+    session = ort.InferenceSession(out)
+    assert [i.name for i in session.get_inputs()] == ["vectors"] and [o.name for o in session.get_outputs()] == ["logits"]
+    rng = np.random.default_rng(9)
+    for B in (1, 11):
+        vectors = rng.standard_normal((B, 6)).astype(np.float32)
+        got = session.run(None, {"vectors": vectors})[0]
+        assert_close(f"logits B={B}", got, model.forward(vectors)[0], 1e-5)
 
 
 def test_export_cli_torch_and_onnx(tmp_path, capsys):

@@ -196,3 +196,35 @@ def test_speech_run_equals_the_numpy_backend_and_is_used_without_torch(tmp_path,
     rc, stdout, err = run_cli(["export", outs["torch"], "--format", "onnx", "--out", str(tmp_path / "m.onnx")], capsys)
     assert rc == 0, err
     assert json.loads(stdout)["max_abs_diff_vs_numpy"]["m.onnx"] <= 1e-5
+
+
+def test_doc2vec_run_equals_the_numpy_backend_and_exports(tmp_path, capsys):
+    """--pretrained doc2vec: the dense layers train in torch to the NumPy backend's files; the frozen arrays ride along."""
+    pytest.importorskip("gensim")
+    from rnnlab.tasks.base import load_run
+    from rnnlab.tasks.classify import _inputs, _restore
+    from rnnlab.torch import load
+
+    outs, resume, history = train_with_both_backends(
+        ["--threads", "1", "train", "classify", "--data", "order", "--limit", "150", "--cell", "bag", "--pretrained",
+         "doc2vec", "--embed", "8", "--hidden", "6", "--dropout", "0", "--optimizer", "sgd", "--lr", "0.1", "--epochs",
+         "2", "--batch", "16", "--keep-resume", "--quiet", "--seed", "3"], tmp_path, capsys)
+    assert "model/doc2vec.words" in resume and history[-1]["step"] >= 8
+    final = json.load(open(os.path.join(outs["torch"], "metrics.json")))
+    rc, stdout, err = run_cli(["evaluate", outs["torch"]], capsys)
+    assert rc == 0, err
+    assert abs(json.loads(stdout)["loss"] - final["loss"]) < 1e-9
+    twin_file = str(tmp_path / "twin.safetensors")
+    rc, stdout, err = run_cli(["export", outs["torch"], "--format", "torch", "--out", twin_file], capsys)
+    assert rc == 0, err
+    run, model = load_run(outs["torch"])
+    twin = load(twin_file).eval()
+    for k, p in twin.state_dict().items():
+        assert_close(k, p.numpy(), model.params[k], 0.0)
+    tok, vocab, _ = _restore(run)
+    vectors = _inputs(run, model, vocab, tok, ["Bob is stronger than Tom", "Tom is taller than Bob"])
+    with torch.no_grad():
+        assert_close("logits", twin(vectors).numpy(), model.forward(vectors)[0], 1e-6)
+    rc, stdout, err = run_cli(["export", outs["torch"], "--format", "onnx", "--out", str(tmp_path / "m.onnx")], capsys)
+    assert rc == 0, err
+    assert json.loads(stdout)["max_abs_diff_vs_numpy"]["m.onnx"] <= 1e-5

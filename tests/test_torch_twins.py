@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rnnlab.models import (BagConfig, BagOfVectors, Captioner, CaptionerConfig, ClassifierConfig, LanguageModel,  # noqa: E402
-                           LanguageModelConfig, PianoRollConfig, PianoRollModel, Seq2Seq, Seq2SeqConfig,
+                           DocVectorClassifier, DocVectorConfig, LanguageModelConfig, PianoRollConfig, PianoRollModel, Seq2Seq, Seq2SeqConfig,
                            SequenceClassifier, SequenceTagger, TaggerConfig)
 from rnnlab.models.speech import SpeechConfig, SpeechRecognizer  # noqa: E402
 from rnnlab.models.tagger import make_batch  # noqa: E402
@@ -99,6 +99,42 @@ def test_bag_of_vectors():
     ids, labels = ragged_ids(rng, 9, lengths), np.array([0, 3, 1])
     check_twin(m, (ids, lengths, labels),
                lambda m, twin: [("logits", m.forward(ids, lengths)[0], twin(ids, lengths))])
+
+
+def doc_vector_classifier(dtype="float64"):
+    m = DocVectorClassifier(DocVectorConfig(num_classes=3, vector_size=5, vocab_size=7, hidden=6, dtype=dtype, seed=1))
+    rng = np.random.default_rng(4)
+    for name in ("doc2vec.words", "doc2vec.output"):                       # frozen float32 arrays, as gensim's
+        m.params[name][...] = rng.standard_normal(m.params[name].shape)
+    return m
+
+
+@pytest.mark.parametrize("lengths", [np.array([3, 1, 4, 2]), None])
+def test_doc_vector_classifier(lengths):
+    """The dense layers over given document vectors; the frozen Doc2Vec arrays get no gradient and come back as is."""
+    m = doc_vector_classifier()
+    rng = np.random.default_rng(3)
+    vectors, labels = rng.standard_normal((4, 5)), np.array([2, 0, 1, 2])
+    check_twin(m, (vectors, lengths, labels),
+               lambda m, twin: [("logits", m.forward(vectors)[0], twin(vectors, lengths))])
+    twin = to_torch(m)
+    assert twin.dtype == torch.float64 and twin.doc2vec.words.dtype == torch.float32
+    assert not any(p.requires_grad for p in twin.doc2vec.parameters())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_doc_vector_classifier_twin_file_round_trip(tmp_path, dtype):
+    m = doc_vector_classifier(dtype)
+    path = tmp_path / "twin.safetensors"
+    save(to_torch(m), path)
+    twin = load(path)
+    assert type(twin).__name__ == "DocVectorClassifierTwin" and twin.config == m.config
+    assert twin.hidden.weight.dtype == {"float32": torch.float32, "float64": torch.float64}[dtype]
+    back = from_torch(twin)
+    assert back.params["hidden.weight"].dtype == np.dtype(dtype)
+    for name, a in m.params.items():
+        assert_close(name, back.params[name], a, 0.0)
+        assert back.params[name].dtype == a.dtype, name
 
 
 @pytest.mark.parametrize("crf,char_embed,cell", [(False, 0, "lstm"), (True, 0, "gru"), (False, 3, "lstm"),
@@ -226,3 +262,13 @@ def test_save_load_round_trip_and_unknown_model(tmp_path):
         params, config = {}, None
     with pytest.raises(ValueError, match="no PyTorch twin for Other"):
         to_torch(Other())
+
+
+def test_every_model_has_a_twin_and_an_onnx_graph():
+    from rnnlab.models import MODELS
+    from rnnlab.torch import TWINS
+    from rnnlab.torch.export import GRAPHS
+
+    assert sorted(TWINS) == sorted(MODELS)
+    assert sorted(GRAPHS) == sorted(MODELS)
+    assert all(TWINS[name].numpy_class == name for name in MODELS)

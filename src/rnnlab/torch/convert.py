@@ -13,7 +13,8 @@ from ..models import MODELS
 from ..models.base import config_from_dict
 from ..train.checkpoint import CheckpointError, atomic_write_bytes
 from .decoders import CaptionerTwin, Seq2SeqTwin, SequenceTaggerTwin
-from .models import BagOfVectorsTwin, LanguageModelTwin, PianoRollModelTwin, SequenceClassifierTwin
+from .models import (BagOfVectorsTwin, DocVectorClassifierTwin, LanguageModelTwin, PianoRollModelTwin,
+                     SequenceClassifierTwin)
 from .speech import SpeechRecognizerTwin
 
 TWINS = {}
@@ -28,7 +29,7 @@ def register(twin_class):
 
 
 for _cls in (LanguageModelTwin, SequenceClassifierTwin, BagOfVectorsTwin, SequenceTaggerTwin, Seq2SeqTwin,
-             PianoRollModelTwin, CaptionerTwin, SpeechRecognizerTwin):
+             PianoRollModelTwin, CaptionerTwin, SpeechRecognizerTwin, DocVectorClassifierTwin):
     register(_cls)
 
 
@@ -49,7 +50,8 @@ def to_torch(model, device="cpu", share=False):
     optimizer step in torch then updates the NumPy model in place, with no copy.
     """
     cls = _twin_class(type(model).__name__)
-    first = next(iter(model.params.values()))
+    # the dtype of the trained weights (frozen arrays, such as Doc2Vec's float32 ones, may differ)
+    first = next((a for k, a in model.params.items() if k not in model.frozen), next(iter(model.params.values())))
     twin = cls(dataclasses.replace(model.config)).to(dtype=_torch_dtype(first.dtype))
     names = dict(twin.named_parameters())
     missing, extra = sorted(set(model.params) - set(names)), sorted(set(names) - set(model.params))
@@ -104,8 +106,9 @@ def load(path, device="cpu"):
         raise CheckpointError(f"{path}: no rnnlab model/config in the metadata (not written by rnnlab.torch.save)")
     cls = _twin_class(meta["model"])
     config = config_from_dict(MODELS[meta["model"]].config_class, json.loads(meta["config"]), where=path)
-    first = next(iter(state.values()))
-    twin = cls(config).to(first.dtype)
+    twin = cls(config)
+    first = state.get(next(iter(twin.state_dict())), next(iter(state.values())))   # the twin's first parameter
+    twin = twin.to(first.dtype)
     try:
         twin.load_state_dict(state)
     except RuntimeError as e:

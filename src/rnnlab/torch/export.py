@@ -15,6 +15,8 @@ with dynamic batch and time axes. What is exported is what a server calls:
     Captioner                       FILE: the decoder step; FILE.start.onnx: features -> state [, input feed]
     SpeechRecognizer                frames (B, T, F), lengths (B,) -> per-frame log-probs (B, T', C), output lengths
                                     (CTC decoding, greedy or beam, is the caller's)
+    DocVectorClassifier             vectors (B, D) -> logits (B, C): document vectors already inferred with gensim
+                                    from the run's Doc2Vec arrays (they are in the torch export, not in the graph)
 
 Every graph is run with onnxruntime on a random variable-length batch and compared with the
 NumPy model before the file is moved into place; the largest difference is reported, and a
@@ -346,6 +348,18 @@ def _speech(model, twin):
                   lambda inp: list(model.log_probs(inp["frames"], inp["lengths"])))]
 
 
+def _doc_vectors(model, twin):
+    """vectors (B, D) document vectors -> logits (B, C)."""
+    D = model.config.vector_size
+
+    def sample(rng):
+        return {"vectors": rng.standard_normal((int(rng.integers(2, 7)), D)).astype(np.float32)}
+
+    return [Graph(_Call(twin, lambda tw, vectors: tw(vectors)), ["vectors"], ["logits"],
+                  {"vectors": {0: "batch"}, "logits": {0: "batch"}}, sample,
+                  lambda inp: [model.forward(inp["vectors"])[0]])]
+
+
 GRAPHS = {"LanguageModel": _language_model, "PianoRollModel": _piano_roll, "SequenceClassifier": _classifier,
           "BagOfVectors": _classifier, "SequenceTagger": _tagger, "Seq2Seq": _seq2seq, "Captioner": _captioner,
-          "SpeechRecognizer": _speech}
+          "SpeechRecognizer": _speech, "DocVectorClassifier": _doc_vectors}

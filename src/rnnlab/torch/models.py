@@ -1,4 +1,4 @@
-"""PyTorch twins of the language model, the two classifiers and the piano-roll model.
+"""PyTorch twins of the language model, the three classifiers and the piano-roll model.
 
 Each is the ordinary PyTorch version of its rnnlab model (see that model's docstring for
 the equations): the same submodule and parameter names, the same dropout placement,
@@ -59,6 +59,10 @@ class _ClassifierTwin(Twin):
     def dropout(self, f):
         return F.dropout(f, self.config.dropout, self.training)
 
+    def dense(self, m):
+        """The one-to-one models' layers: head(dropout(tanh(hidden(m))))."""
+        return self.head(self.dropout(torch.tanh(self.hidden(m))))
+
 
 class SequenceClassifierTwin(_ClassifierTwin):
     numpy_class = "SequenceClassifier"
@@ -106,7 +110,33 @@ class BagOfVectorsTwin(_ClassifierTwin):
         e = self.embedding(ids)                                                 # (B, T, E)
         w = length_mask(lengths, ids.shape[1]).to(e.dtype) / lengths[:, None].to(e.dtype)
         m = torch.einsum("bte,bt->be", e, w)                                    # mean of the valid vectors
-        return self.head(self.dropout(torch.tanh(self.hidden(m))))
+        return self.dense(m)
+
+
+class Doc2VecArrays(nn.Module):
+    """The Doc2Vec word and output weights (V, D) that infer a new text's vector (with gensim); not trained."""
+
+    def __init__(self, vocab_size, vector_size):
+        super().__init__()
+        self.words = nn.Parameter(torch.zeros(vocab_size, vector_size), requires_grad=False)
+        self.output = nn.Parameter(torch.zeros(vocab_size, vector_size), requires_grad=False)
+
+
+class DocVectorClassifierTwin(_ClassifierTwin):
+    """The dense layers over document vectors; the vectors come in already inferred, as in the NumPy model."""
+
+    numpy_class = "DocVectorClassifier"
+
+    def __init__(self, config):
+        super().__init__(config)
+        c = config
+        self.hidden = nn.Linear(c.vector_size, c.hidden)            # first: the twin's dtype is the dense layers'
+        self.head = nn.Linear(c.hidden, c.num_classes)
+        self.doc2vec = Doc2VecArrays(c.vocab_size, c.vector_size)
+
+    def forward(self, vectors, lengths=None):
+        """vectors (B, D) document vectors -> logits (B, C); lengths is ignored (as the NumPy model's)."""
+        return self.dense(self.floats(vectors))
 
 
 class PianoRollModelTwin(Twin):
