@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 
 from ..models.language_model import LanguageModel, LanguageModelConfig
-from .base import Task
+from .base import Task, fill_by_size
 
 UNK = "\ufffd"   # id 0: characters never seen in training
 
@@ -166,8 +166,11 @@ class CharLMTask(Task):
 
 
 # ---------------------------------------------------------------------- command line
-DEFAULTS = {"data": "shakespeare", "level": "char", "cell": "lstm", "embed": 64, "hidden": 256, "layers": 2, "dropout": 0.0,
+DEFAULTS = {"data": "shakespeare", "level": "char", "cell": "lstm", "embed": 64, "hidden": 256, "layers": 2, "dropout": None,
             "batch": 32, "bptt": 64, "epochs": 10, "lr": 2e-3}
+# Defaults that depend on the training text's size in characters (docs/recipes.md has the sweep):
+# a corpus of a few MB is seen many times within minutes and overfits without dropout.
+SIZED = {"dropout": [(3_000_000, 0.25), (None, 0.0)]}
 
 
 def load_text(data, limit=None):
@@ -184,7 +187,9 @@ def load_text(data, limit=None):
 
 
 def build(s):
+    """The task for settings ``s``; fills the size-dependent settings the user left unset (see SIZED)."""
     text = load_text(s["data"], s.get("limit"))
+    fill_by_size(s, len(split_text(text)[0]), SIZED)
     cfg = LanguageModelConfig(vocab_size=1, level=s["level"], cell=s["cell"], embed=s["embed"], hidden=s["hidden"],
                               layers=s["layers"], dropout=s["dropout"], seed=s["seed"])
     return CharLMTask(text, cfg, batch=s["batch"], bptt=s["bptt"], seed=s["seed"], data_name=str(s["data"]))

@@ -1,0 +1,50 @@
+"""Defaults that depend on the training set's size: small data gets one value, large another,
+and a flag the user gives is always kept; the values used are recorded in OUT/args.json."""
+import json
+import os
+
+import pytest
+
+from conftest import run_cli
+from rnnlab.tasks import charlm
+from rnnlab.tasks.base import fill_by_size
+
+RULES = {"dropout": [(1000, 0.5), (10_000, 0.2), (None, 0.0)], "batch": [(None, 32)]}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@pytest.mark.parametrize("size, dropout", [(0, 0.5), (999, 0.5), (1000, 0.2), (9999, 0.2), (10_000, 0.0), (10**9, 0.0)])
+def test_fill_by_size_picks_the_first_step_above_the_size(size, dropout):
+    s = fill_by_size({"dropout": None, "batch": None, "lr": 1e-3}, size, RULES)
+    assert s == {"dropout": dropout, "batch": 32, "lr": 1e-3}
+
+
+def test_fill_by_size_keeps_what_the_user_gave():
+    s = {"dropout": 0.0, "batch": 8}
+    assert fill_by_size(s, 10, RULES) == {"dropout": 0.0, "batch": 8}
+
+
+def test_charlm_dropout_by_corpus_size():
+    assert charlm.DEFAULTS["dropout"] is None
+    small, large = charlm.SIZED["dropout"][0][0] - 1, charlm.SIZED["dropout"][0][0]
+    assert fill_by_size({"dropout": None}, small, charlm.SIZED)["dropout"] == 0.25
+    assert fill_by_size({"dropout": None}, large, charlm.SIZED)["dropout"] == 0.0
+
+
+@pytest.mark.parametrize("flag, want", [([], 0.25), (["--dropout", "0"], 0.0), (["--dropout", "0.4"], 0.4)])
+def test_charlm_records_the_dropout_it_used(tmp_path, capsys, flag, want):
+    text = tmp_path / "small.txt"
+    text.write_text("to be or not to be, that is the question\n" * 60, encoding="utf-8")
+    out = str(tmp_path / "lm")
+    rc, _, err = run_cli(["train", "charlm", "--data", str(text), "--hidden", "8", "--embed", "4", "--batch", "2",
+                          "--bptt", "8", "--epochs", "1", "--out", out, "--quiet", *flag], capsys)
+    assert rc == 0, err
+    assert json.load(open(os.path.join(out, "args.json")))["dropout"] == want
+    assert json.load(open(os.path.join(out, "config.json")))["config"]["dropout"] == want
