@@ -3,6 +3,7 @@
     python benchmarks/compare.py                      # every row, then the table (docs/compare.md)
     python benchmarks/compare.py --rows charlm        # the rows of some tasks only
     python benchmarks/compare.py --table-only
+    python benchmarks/compare.py --write README.md    # the table into README.md's same-budget section
 
 Per row, two fresh processes on one thread each, both with the budget counted in CPU seconds
 of the process (see cpu_clock.py: on a shared machine the wall clock would hand each side a
@@ -335,10 +336,16 @@ def main():
     p.add_argument("--sweep-results", default="runs/sweep", help="take the rnnlab row from a finished sweep run "
                    "whose settings equal the defaults' exactly, instead of training again ('' : always train)")
     p.add_argument("--table-only", action="store_true")
+    p.add_argument("--write", help="also put the table between the `compare table` markers of this file")
     args = p.parse_args()
     if not args.table_only:
         run_rows(args.rows, args.results, userdata.make_all(args.data_dir), args.sides, args.sweep_results)
-    print(table(args.results))
+    text = table(args.results)
+    print(text)
+    if args.write:
+        import sweep
+
+        sweep.replace_between(args.write, "compare table", text)
 
 
 if __name__ == "__main__":

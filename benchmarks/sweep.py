@@ -47,13 +47,14 @@ DATASETS = [
 # per task: the base configuration and one-knob-at-a-time variations of it
 BASE = {
     "charlm": {"hidden": 256, "dropout": 0.0, "lr": 2e-3},
-    "tag": {"hidden": 128, "dropout": 0.3, "lr": 2e-3, "batch": 32, "crf": False},
+    "tag": {"hidden": 128, "dropout": 0.3, "lr": 2e-3, "batch": 32, "crf": False, "patience": 10},
     "seq2seq": {"bidirectional": False, "dropout": 0.0, "attention": "luong"},
     "classify": {"hidden": 128, "dropout": 0.3, "lr": 2e-3, "batch": 32},
 }
 VARIATIONS = {
     "charlm": [{}, {"dropout": 0.1}, {"dropout": 0.25}],
-    "tag": [{}, {"dropout": 0.5}, {"batch": 8}, {"crf": True}],
+    "tag": [{}, {"dropout": 0.5}, {"batch": 8}, {"crf": True}, {"patience": 0}, {"patience": 0, "batch": 8},
+            {"patience": 0, "batch": 8, "crf": True}, {"patience": 0, "batch": 8, "dropout": 0.5}],
     "seq2seq": [{}, {"bidirectional": True}, {"bidirectional": True, "dropout": 0.2}],
     "classify": [{}, {"dropout": 0.5}, {"batch": 8}],
 }
@@ -61,7 +62,8 @@ VARIATIONS = {
 SKIP = {
     "Shakespeare 4.9 MB": [{"dropout": 0.1}],
     "Shakespeare 1 MB": [{"dropout": 0.1}],
-    "WNUT-16 2,394 sentences": [{"dropout": 0.5}, {"crf": True}],
+    "WNUT-16 2,394 sentences": [{"dropout": 0.5}, {"crf": True}, {"patience": 0, "batch": 8, "crf": True},
+                                {"patience": 0, "batch": 8, "dropout": 0.5}],
 }
 
 
@@ -190,15 +192,19 @@ def table(task, results):
 
 def write_tables(results, path, tasks):
     tables = [t for t in (table(task, results) for task in tasks) if t]
-    begin, end = "<!-- sweep tables: begin -->", "<!-- sweep tables: end -->"
-    body = begin + "\n" + "\n\n".join(tables) + "\n" + end
-    text = open(path).read() if os.path.exists(path) else begin + "\n" + end + "\n"
+    replace_between(path, "sweep tables", "\n\n".join(tables))
+
+
+def replace_between(path, name, body):
+    """Put ``body`` between the lines ``<!-- NAME: begin -->`` and ``<!-- NAME: end -->`` of ``path``
+    (appended at the end when the markers are missing)."""
+    begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+    text = open(path).read() if os.path.exists(path) else ""
     if begin not in text:
-        text += "\n" + begin + "\n" + end + "\n"
+        text += f"\n{begin}\n{end}\n"
     head, rest = text.split(begin, 1)
-    text = head + body + rest.split(end, 1)[1]
     with open(path, "w") as f:
-        f.write(text)
+        f.write(head + begin + "\n" + body + "\n" + end + rest.split(end, 1)[1])
 
 
 def main():

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from conftest import run_cli
-from rnnlab.tasks import charlm
+from rnnlab.tasks import charlm, tag
 from rnnlab.tasks.base import fill_by_size
 
 RULES = {"dropout": [(1000, 0.5), (10_000, 0.2), (None, 0.0)], "batch": [(None, 32)]}
@@ -48,3 +48,21 @@ def test_charlm_records_the_dropout_it_used(tmp_path, capsys, flag, want):
     assert rc == 0, err
     assert json.load(open(os.path.join(out, "args.json")))["dropout"] == want
     assert json.load(open(os.path.join(out, "config.json")))["config"]["dropout"] == want
+
+
+def test_tag_patience_by_training_sentences():
+    assert tag.DEFAULTS["patience"] is None
+    limit = tag.SIZED["patience"][0][0]
+    assert fill_by_size({"patience": None}, limit - 1, tag.SIZED)["patience"] == 0       # time or --epochs ends it
+    assert fill_by_size({"patience": None}, limit, tag.SIZED)["patience"] == 10
+
+
+@pytest.mark.parametrize("flag, want", [([], 0), (["--patience", "3"], 3)])
+def test_tag_records_the_patience_it_used(tmp_path, capsys, flag, want):
+    data = tmp_path / "ner.conll"
+    data.write_text("".join(f"w{i} O\nCity{i % 7} B-LOC\n\n" for i in range(40)), encoding="utf-8")
+    out = str(tmp_path / "tagger")
+    rc, _, err = run_cli(["train", "tag", "--data", str(data), "--hidden", "4", "--embed", "4", "--char-embed", "0",
+                          "--epochs", "1", "--out", out, "--quiet", *flag], capsys)
+    assert rc == 0, err
+    assert json.load(open(os.path.join(out, "args.json")))["patience"] == want
