@@ -52,7 +52,7 @@ BASE = {
     "classify": {"hidden": 128, "dropout": 0.3, "lr": 2e-3, "batch": 32},
 }
 VARIATIONS = {
-    "charlm": [{}, {"dropout": 0.1}, {"dropout": 0.25}],
+    "charlm": [{}, {"dropout": 0.1}, {"dropout": 0.25}, {"dropout": 0.25, "lr": 4e-3}],
     "tag": [{}, {"dropout": 0.5}, {"batch": 8}, {"crf": True}, {"patience": 0}, {"patience": 0, "batch": 8},
             {"patience": 0, "batch": 8, "crf": True}, {"patience": 0, "batch": 8, "dropout": 0.5}],
     "seq2seq": [{}, {"bidirectional": True}, {"bidirectional": True, "dropout": 0.2}],
@@ -60,7 +60,7 @@ VARIATIONS = {
 }
 # variations left out on a dataset to fit the compute of one sweep
 SKIP = {
-    "Shakespeare 4.9 MB": [{"dropout": 0.1}],
+    "Shakespeare 4.9 MB": [{"dropout": 0.1}, {"dropout": 0.25, "lr": 4e-3}],
     "Shakespeare 1 MB": [{"dropout": 0.1}],
     "WNUT-16 2,394 sentences": [{"dropout": 0.5}, {"crf": True}, {"patience": 0, "batch": 8, "crf": True},
                                 {"patience": 0, "batch": 8, "dropout": 0.5}],

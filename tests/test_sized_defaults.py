@@ -66,3 +66,16 @@ def test_tag_records_the_patience_it_used(tmp_path, capsys, flag, want):
                           "--epochs", "1", "--out", out, "--quiet", *flag], capsys)
     assert rc == 0, err
     assert json.load(open(os.path.join(out, "args.json")))["patience"] == want
+
+
+@pytest.mark.parametrize("flag, want", [([], True), (["--no-bidirectional"], False)])
+def test_seq2seq_encoder_is_bidirectional_unless_turned_off(tmp_path, capsys, flag, want):
+    data = tmp_path / "pairs.tsv"
+    words = [f"{a}{b}{c}" for a in "abcd" for b in "abcd" for c in "abcd"]               # 64 distinct sources
+    data.write_text("".join(f"{w}\t{w.upper()[::-1]}\n" for w in words), encoding="utf-8")
+    out = str(tmp_path / "s2s")
+    rc, _, err = run_cli(["train", "seq2seq", "--data", str(data), "--hidden", "4", "--embed", "4", "--epochs", "1",
+                          "--out", out, "--quiet", *flag], capsys)
+    assert rc == 0, err
+    assert json.load(open(os.path.join(out, "args.json")))["bidirectional"] is want
+    assert json.load(open(os.path.join(out, "config.json")))["config"]["bidirectional_encoder"] is want
