@@ -322,7 +322,7 @@ def table(results):
                 show[winner] = f"**{show[winner]}**"
         steps = " / ".join(str(got[s]["steps"]) if s in got else "—" for s in ("rnnlab", "pytorch"))
         name = {"test_bpc": "test bits/char (lower is better)", "f1": "test entity F1 (higher is better)"}[key]
-        lines.append(f"| {task} | {label} | {budget} s | {name} | {show.get('rnnlab', '—')} | "
+        lines.append(f"| {task} | {label} | {budget} CPU s | {name} | {show.get('rnnlab', '—')} | "
                      f"{show.get('pytorch', '—')} | {steps} |")
     return "\n".join(lines)
 
