@@ -24,6 +24,9 @@ The reference models:
     charlm  nn.Embedding(V, 64) -> nn.LSTM(64, 256, 2 layers, dropout 0.25) -> nn.Dropout(0.25) -> nn.Linear(256, V)
     tag     nn.Embedding(V, 100) -> nn.Dropout(0.5) -> bidirectional nn.LSTM(100, 128) -> nn.Dropout(0.5)
             -> nn.Linear(256, K); softmax per token, no character features, no CRF
+    seq2seq nn.Embedding(S, 64) -> bidirectional nn.LSTM(64, 256) encoder, its final states through
+            Linear + tanh into an nn.LSTM(64, 256) decoder, Luong "general" attention, tanh(W[c; h]),
+            nn.Linear(256, V); greedy decoding
 """
 import argparse
 import json
@@ -46,11 +49,13 @@ ROWS = [
     ("charlm", "code 0.9 MB", "code.txt", 120),
     ("charlm", "Shakespeare 1 MB", "shakespeare_1mb.txt", 120),
     ("tag", "WNUT-16 450 sentences", "wnut16_450.conll", 90),
+    ("seq2seq", "CMUdict 20k pairs", "cmudict_20k.tsv", 90),
 ]
-METRIC = {"charlm": ("test_bpc", "min"), "tag": ("f1", "max")}
+METRIC = {"charlm": ("test_bpc", "min"), "tag": ("f1", "max"), "seq2seq": ("test_wer", "min")}
 REFERENCE = {
     "charlm": {"embed": 64, "hidden": 256, "layers": 2, "dropout": 0.25, "lr": 2e-3, "batch": 32, "bptt": 64},
     "tag": {"embed": 100, "hidden": 128, "dropout": 0.5, "lr": 2e-3, "batch": 32},
+    "seq2seq": {"embed": 64, "hidden": 256, "lr": 2e-3, "batch": 64},
 }
 
 
@@ -122,6 +127,78 @@ class BiLSTMTagger:
         return [best[b, :int(n)].tolist() for b, n in enumerate(lengths)]
 
 
+class AttentionSeq2Seq:
+    """The seq2seq reference: BiLSTM encoder, LSTM decoder with Luong (general) attention, and the
+    ``loss`` / ``greedy_decode`` rnnlab's score_groups scores it through."""
+
+    def __init__(self, src_vocab, tgt_vocab, c):
+        import torch
+        from torch import nn
+
+        torch.manual_seed(0)
+        self.torch, H = torch, c["hidden"]
+        self.net = nn.ModuleDict({
+            "src_embed": nn.Embedding(src_vocab, c["embed"], padding_idx=0),
+            "tgt_embed": nn.Embedding(tgt_vocab, c["embed"], padding_idx=0),
+            "encoder": nn.LSTM(c["embed"], H, bidirectional=True, batch_first=True),
+            "bridge_h": nn.Linear(2 * H, H), "bridge_c": nn.Linear(2 * H, H),
+            "decoder": nn.LSTM(c["embed"], H, batch_first=True),
+            "score": nn.Linear(2 * H, H, bias=False),              # h_t . W m_s
+            "combine": nn.Linear(3 * H, H), "out": nn.Linear(H, tgt_vocab)})
+
+    def encode(self, src, lengths):
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+        torch, n = self.torch, self.net
+        packed = pack_padded_sequence(n["src_embed"](torch.from_numpy(src)), torch.as_tensor(lengths),
+                                      batch_first=True, enforce_sorted=False)
+        memory, (h, c) = n["encoder"](packed)
+        memory, _ = pad_packed_sequence(memory, batch_first=True, total_length=src.shape[1])   # (B, S, 2H)
+        state = (torch.tanh(n["bridge_h"](torch.cat([h[0], h[1]], -1)))[None],
+                 torch.tanh(n["bridge_c"](torch.cat([c[0], c[1]], -1)))[None])
+        mask = torch.from_numpy(np.arange(src.shape[1])[None, :] < np.asarray(lengths)[:, None])
+        return memory, mask, state
+
+    def decode(self, tgt_in, state, memory, mask):
+        """Teacher-forced (or one-step) decoder: tgt_in (B, T) -> logits (B, T, V), state."""
+        n = self.net
+        y, state = n["decoder"](n["tgt_embed"](tgt_in), state)                        # (B, T, H)
+        scores = y @ n["score"](memory).transpose(1, 2)                               # (B, T, S)
+        weights = scores.masked_fill(~mask[:, None, :], float("-inf")).softmax(-1)
+        context = weights @ memory                                                    # (B, T, 2H)
+        return n["out"](self.torch.tanh(n["combine"](self.torch.cat([context, y], -1)))), state
+
+    def batch_loss(self, src, lengths, tgt_in, tgt_out):
+        torch = self.torch
+        memory, mask, state = self.encode(src, lengths)
+        logits, _ = self.decode(torch.from_numpy(tgt_in), state, memory, mask)
+        return torch.nn.functional.cross_entropy(logits.flatten(0, 1), torch.from_numpy(tgt_out).flatten(),
+                                                 ignore_index=0)
+
+    def loss(self, src, lengths, tgt_in, tgt_out):
+        self.net.eval()
+        with self.torch.no_grad():
+            return float(self.batch_loss(src, lengths, tgt_in, tgt_out))
+
+    def greedy_decode(self, src, lengths, bos, eos, max_len=100):
+        torch = self.torch
+        self.net.eval()
+        with torch.no_grad():
+            memory, mask, state = self.encode(src, lengths)
+            tok = torch.full((src.shape[0], 1), bos, dtype=torch.long)
+            steps = []
+            for _ in range(max_len):
+                logits, state = self.decode(tok, state, memory, mask)
+                tok = logits.argmax(-1)
+                steps.append(tok[:, 0].numpy())
+                if (np.stack(steps) == eos).any(axis=0).all():
+                    break
+        ids = []
+        for row in np.stack(steps, axis=1).tolist():
+            ids.append(row[:row.index(eos) + 1] if eos in row else row)
+        return ids, [None] * len(ids)
+
+
 def torch_charlm(data, budget):
     import torch
 
@@ -174,6 +251,27 @@ def torch_tag(data, budget):
     return fit(model.net, task.train_batches, step, validate, "max", test, c["lr"], s["lr_schedule"], budget)
 
 
+def torch_seq2seq(data, budget):
+    c = REFERENCE["seq2seq"]
+    mod, s = task_settings("seq2seq", data, {"batch": c["batch"]})
+    task = mod.build(s)
+    model = AttentionSeq2Seq(len(task.codec.src_vocab), len(task.codec.tgt_vocab), c)
+    from rnnlab.data.splits import pad_batch
+
+    def step(idx, state):
+        src, lengths = pad_batch([task.train_src[i] for i in idx])
+        tgt_in, tgt_out, _ = mod.teacher_forcing([task.train_tgt[i] for i in idx], task.codec.bos, task.codec.eos)
+        return model.batch_loss(src, lengths, tgt_in, tgt_out), None
+
+    def validate():
+        return mod.score_groups(model, task.codec, task.groups["val"])["wer"]
+
+    def test():
+        return {f"test_{k}": v for k, v in mod.score_groups(model, task.codec, task.groups["test"]).items()}
+
+    return fit(model.net, task.train_batches, step, validate, "min", test, c["lr"], s["lr_schedule"], budget)
+
+
 def fit(net, batches_of, step, validate, mode, test, lr, schedule, budget, carry=False):
     """rnnlab's Trainer loop in PyTorch: epochs of batches, clip 5, validate per epoch and at the budget."""
     import copy
@@ -209,7 +307,7 @@ def fit(net, batches_of, step, validate, mode, test, lr, schedule, budget, carry
     return {**test(), "val": best, "steps": steps, "epochs": epoch, "train_seconds": round(seconds, 2)}
 
 
-TORCH_RUNS = {"charlm": torch_charlm, "tag": torch_tag}
+TORCH_RUNS = {"charlm": torch_charlm, "tag": torch_tag, "seq2seq": torch_seq2seq}
 
 
 # ---------------------------------------------------------------------- running and the table
@@ -321,7 +419,8 @@ def table(results):
             if winner:
                 show[winner] = f"**{show[winner]}**"
         steps = " / ".join(str(got[s]["steps"]) if s in got else "—" for s in ("rnnlab", "pytorch"))
-        name = {"test_bpc": "test bits/char (lower is better)", "f1": "test entity F1 (higher is better)"}[key]
+        name = {"test_bpc": "test bits/char (lower is better)", "f1": "test entity F1 (higher is better)",
+                "test_wer": "test word error rate (lower is better)"}[key]
         lines.append(f"| {task} | {label} | {budget} CPU s | {name} | {show.get('rnnlab', '—')} | "
                      f"{show.get('pytorch', '—')} | {steps} |")
     return "\n".join(lines)

@@ -1,18 +1,19 @@
 """The defaults sweep: each task's usual knobs on the validation split of small and large data.
 
-    python benchmarks/sweep.py                         # every run in GRID, then docs/recipes.md
+    python benchmarks/sweep.py                         # every run of the grid below, then docs/recipes.md
     python benchmarks/sweep.py --tasks charlm tag      # some tasks only
     python benchmarks/sweep.py --table-only            # rewrite docs/recipes.md from the saved results
 
 Each run is one `rnnlab --threads 1 train TASK --data D --max-time BUDGET ...` in a fresh
 process, its budget counted in CPU seconds of that process (cpu_clock.py), so that runs on
-a shared machine stay comparable; its final JSON goes to RESULTS/<task>/<data>/<config>.json, and a run whose file
-exists is skipped, so an interrupted sweep continues where it stopped. Configurations are
+a shared machine stay comparable; its final JSON goes to RESULTS/<task>/<data>/<config>.json,
+and a run whose file exists is skipped, so an interrupted sweep continues where it stopped. Configurations are
 ranked per dataset by the *validation* metric (the test split is never looked at); a
 configuration's average rank is taken over the datasets it ran on.
 
-Every knob a configuration varies is given explicitly, so results do not depend on the
-defaults of the version that runs them.
+Every knob of a task's BASE configuration and of its variations is given explicitly on the
+command line, so those do not follow the defaults of the version that runs them (the
+size-dependent defaults among them included).
 """
 import argparse
 import datetime
