@@ -21,7 +21,8 @@ different share of a core):
 Each finished run is saved to RESULTS/<row>/<rnnlab|pytorch>.json and skipped next time.
 
 The reference models:
-    charlm  nn.Embedding(V, 64) -> nn.LSTM(64, 256, 2 layers, dropout 0.25) -> nn.Dropout(0.25) -> nn.Linear(256, V)
+    charlm  nn.Embedding(V, 64) -> nn.LSTM(64, 256, 2 layers, dropout 0.25) -> nn.Dropout(0.25) -> nn.Linear(256, V),
+            and the same with nn.GRU (side pytorch-gru)
     tag     nn.Embedding(V, 100) -> nn.Dropout(0.5) -> bidirectional nn.LSTM(100, 128) -> nn.Dropout(0.5)
             -> nn.Linear(256, K); softmax per token, no character features, no CRF
     seq2seq nn.Embedding(S, 64) -> bidirectional nn.LSTM(64, 256) encoder, its final states through
@@ -68,8 +69,9 @@ def task_settings(task, data, overrides):
     return mod, {**COMMON, **mod.DEFAULTS, "task": task, "data": data, **overrides}
 
 
-class CharLSTM:
-    """The charlm reference, and the ``loss(x, y, state)`` rnnlab's mean_loss scores it through."""
+class CharRNN:
+    """The charlm reference (an LSTM, or a GRU with ``cell="gru"``), and the ``loss(x, y, state)``
+    rnnlab's mean_loss scores it through."""
 
     def __init__(self, vocab_size, c):
         import torch
@@ -79,12 +81,13 @@ class CharLSTM:
         self.torch = torch
         self.net = nn.ModuleDict({
             "embed": nn.Embedding(vocab_size, c["embed"]),
-            "lstm": nn.LSTM(c["embed"], c["hidden"], c["layers"], dropout=c["dropout"], batch_first=True),
+            "rnn": {"lstm": nn.LSTM, "gru": nn.GRU}[c["cell"]](c["embed"], c["hidden"], c["layers"],
+                                                             dropout=c["dropout"], batch_first=True),
             "drop": nn.Dropout(c["dropout"]),
             "out": nn.Linear(c["hidden"], vocab_size)})
 
     def logits(self, x, state):
-        y, state = self.net["lstm"](self.net["embed"](x), state)
+        y, state = self.net["rnn"](self.net["embed"](x), state)
         return self.net["out"](self.net["drop"](y)), state
 
     def loss(self, x, y, state=None):
@@ -199,18 +202,18 @@ class AttentionSeq2Seq:
         return ids, [None] * len(ids)
 
 
-def torch_charlm(data, budget):
+def torch_charlm(data, budget, cell="lstm"):
     import torch
 
-    c = REFERENCE["charlm"]
+    c = {**REFERENCE["charlm"], "cell": cell}
     mod, s = task_settings("charlm", data, {k: c[k] for k in ("batch", "bptt")})
     task = mod.build(s)
-    model = CharLSTM(len(task.vocab), c)
+    model = CharRNN(len(task.vocab), c)
 
     def step(batch, state):
         x, y = (torch.from_numpy(a) for a in task._chunk(*batch))
         if state is not None:
-            state = tuple(t.detach() for t in state)
+            state = tuple(t.detach() for t in state) if isinstance(state, tuple) else state.detach()
         logits, state = model.logits(x, state)
         loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
         return loss, state
@@ -355,15 +358,17 @@ def reuse_sweep_run(folder):
     return {**final, "steps": last["step"], "epochs": last["epoch"], "settings": settings, "sweep_run": folder}
 
 
-def run_torch(task, data, budget):
-    """In a fresh process on one thread: the reference model's result dict."""
+def run_torch(task, data, budget, side):
+    """In a fresh process on one thread: the reference model's result dict (side pytorch-gru: a GRU)."""
+    extra = ", cell='gru'" if side == "pytorch-gru" else ""
     code = (f"import sys, json; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
             f"import torch; torch.set_num_threads(1); import compare; "
-            f"print(json.dumps(compare.TORCH_RUNS[{task!r}]({data!r}, {budget!r})))")
+            f"print(json.dumps(compare.TORCH_RUNS[{task!r}]({data!r}, {budget!r}{extra})))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_one_thread())
     if proc.returncode != 0:
         raise RuntimeError(f"PyTorch {task} on {data} failed:\n{proc.stderr[-2000:]}")
-    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "settings": REFERENCE[task]}
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "settings": REFERENCE[task],
+            "cell": "gru" if side == "pytorch-gru" else "lstm"}
 
 
 def _one_thread():
@@ -381,14 +386,16 @@ def run_rows(tasks, results, files, sides, sweep_results):
         folder = row_dir(results, task, label)
         os.makedirs(folder, exist_ok=True)
         for side in sides:
+            if side == "pytorch-gru" and task != "charlm":
+                continue
             path = os.path.join(folder, f"{side}.json")
             if os.path.exists(path):
                 continue
             print(f"{task} | {label} | {side} ...", flush=True)
             t0 = time.monotonic()
             d = files.get(data, data)
-            if side == "pytorch":
-                rec = run_torch(task, d, budget)
+            if side.startswith("pytorch"):
+                rec = run_torch(task, d, budget, side)
             else:
                 same = sweep_results and sweep_run_with(default_settings(task, d, budget), sweep_results)
                 rec = reuse_sweep_run(same) if same else run_rnnlab(task, d, budget, os.path.join(folder, "rnnlab_run"))
@@ -399,37 +406,42 @@ def run_rows(tasks, results, files, sides, sweep_results):
             print(f"    {METRIC[task][0]} {rec[METRIC[task][0]]:.4f}  steps {rec['steps']}", flush=True)
 
 
+REFERENCE_NAMES = {"pytorch": "LSTM", "pytorch-gru": "GRU"}
+
+
 def table(results):
     lines = ["| task | data | budget | held-out metric | rnnlab (defaults) | PyTorch reference | steps rnnlab / PyTorch |",
              "|---|---|---|---|---|---|---|"]
     for task, label, _, budget in ROWS:
         got = {}
-        for side in ("rnnlab", "pytorch"):
+        for side in ("rnnlab", *REFERENCE_NAMES):
             path = os.path.join(row_dir(results, task, label), f"{side}.json")
             if os.path.exists(path):
                 with open(path) as f:
                     got[side] = json.load(f)
-        if not got:
-            continue
         key, mode = METRIC[task]
-        show = {side: f"{r[key]:.3f}" for side, r in got.items()}
-        if len(got) == 2:
-            a, b = got["rnnlab"][key], got["pytorch"][key]
-            winner = "rnnlab" if (a < b if mode == "min" else a > b) else "pytorch" if a != b else None
-            if winner:
-                show[winner] = f"**{show[winner]}**"
-        steps = " / ".join(str(got[s]["steps"]) if s in got else "—" for s in ("rnnlab", "pytorch"))
         name = {"test_bpc": "test bits/char (lower is better)", "f1": "test entity F1 (higher is better)",
                 "test_wer": "test word error rate (lower is better)"}[key]
-        lines.append(f"| {task} | {label} | {budget} CPU s | {name} | {show.get('rnnlab', '—')} | "
-                     f"{show.get('pytorch', '—')} | {steps} |")
+        mine = got.get("rnnlab")
+        for side in [s for s in REFERENCE_NAMES if s in got] or ([None] if mine else []):
+            ref = got.get(side)
+            show = {"rnnlab": f"{mine[key]:.3f}" if mine else "—", "ref": f"{ref[key]:.3f}" if ref else "—"}
+            if mine and ref and mine[key] != ref[key]:
+                better = mine[key] < ref[key] if mode == "min" else mine[key] > ref[key]
+                show["rnnlab" if better else "ref"] = f"**{show['rnnlab' if better else 'ref']}**"
+            cell = mine["settings"].get("cell", "lstm").upper() if mine else ""
+            ref_name = f"{show['ref']} ({REFERENCE_NAMES[side]})" if task == "charlm" and ref else show["ref"]
+            mine_name = f"{show['rnnlab']} ({cell})" if task == "charlm" and mine else show["rnnlab"]
+            steps = f"{mine['steps'] if mine else '—'} / {ref['steps'] if ref else '—'}"
+            lines.append(f"| {task} | {label} | {budget} CPU s | {name} | {mine_name} | {ref_name} | {steps} |")
     return "\n".join(lines)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", nargs="+", default=sorted(TORCH_RUNS), choices=sorted(TORCH_RUNS), help="tasks")
-    p.add_argument("--sides", nargs="+", default=["rnnlab", "pytorch"], choices=["rnnlab", "pytorch"])
+    p.add_argument("--sides", nargs="+", default=["rnnlab", "pytorch", "pytorch-gru"],
+                   choices=["rnnlab", "pytorch", "pytorch-gru"], help="pytorch-gru: charlm's GRU reference")
     p.add_argument("--results", default="runs/compare")
     p.add_argument("--data-dir", default="runs/userdata")
     p.add_argument("--sweep-results", default="runs/sweep", help="take the rnnlab row from a finished sweep run "
