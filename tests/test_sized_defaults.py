@@ -31,12 +31,11 @@ def test_fill_by_size_keeps_what_the_user_gave():
     assert fill_by_size(s, 10, RULES) == {"dropout": 0.0, "batch": 8}
 
 
-def test_charlm_dropout_and_lr_by_corpus_size():
-    assert charlm.DEFAULTS["dropout"] is None and charlm.DEFAULTS["lr"] is None
+def test_charlm_dropout_by_corpus_size():
+    assert charlm.DEFAULTS["dropout"] is None and charlm.DEFAULTS["cell"] == "gru"
     small, large = charlm.SIZED["dropout"][0][0] - 1, charlm.SIZED["dropout"][0][0]
-    assert fill_by_size({"dropout": None, "lr": None}, small, charlm.SIZED) == {"dropout": 0.25, "lr": 4e-3}
-    assert fill_by_size({"dropout": None, "lr": None}, large, charlm.SIZED) == {"dropout": 0.0, "lr": 2e-3}
-    assert fill_by_size({"dropout": None, "lr": 1e-3}, small, charlm.SIZED) == {"dropout": 0.25, "lr": 1e-3}
+    assert fill_by_size({"dropout": None}, small, charlm.SIZED) == {"dropout": 0.25}
+    assert fill_by_size({"dropout": None}, large, charlm.SIZED) == {"dropout": 0.0}
 
 
 @pytest.mark.parametrize("flag, want", [([], 0.25), (["--dropout", "0"], 0.0), (["--dropout", "0.4"], 0.4)])
@@ -48,7 +47,7 @@ def test_charlm_records_the_dropout_it_used(tmp_path, capsys, flag, want):
                           "--bptt", "8", "--epochs", "1", "--out", out, "--quiet", *flag], capsys)
     assert rc == 0, err
     settings = json.load(open(os.path.join(out, "args.json")))
-    assert settings["dropout"] == want and settings["lr"] == 4e-3
+    assert settings["dropout"] == want and settings["cell"] == "gru"
     assert json.load(open(os.path.join(out, "config.json")))["config"]["dropout"] == want
 
 
