@@ -86,4 +86,3 @@ def fill_by_size(settings, size, rules):
         if settings.get(key) is None:
             settings[key] = next(value for limit, value in steps if limit is None or size < limit)
     return settings
-
