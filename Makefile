@@ -28,3 +28,10 @@ profile: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+
+.PHONY: sweep compare
+sweep: $(STAMP)        # long: the defaults sweep, one run at a time; rewrites docs/recipes.md
+	$(PY) benchmarks/sweep.py
+
+compare: $(STAMP)      # long: rnnlab's defaults vs a PyTorch reference at the same budget
+	$(PY) benchmarks/compare.py --write README.md

@@ -91,3 +91,17 @@ def load_run(out):
     check_weights(path, model, arrays)
     model.load_state_dict(arrays)
     return run, model
+
+
+def fill_by_size(settings, size, rules):
+    """Fill the settings the user left unset (None) from size rules, in place; returns ``settings``.
+
+    ``rules`` maps a setting to ``[(limit, value), ..., (None, value)]``: the first entry whose
+    limit exceeds ``size`` (the training set's size, in the unit the task states) gives the
+    value, and the last entry, limit None, covers everything larger. A value the user gave
+    is kept as it is. Training writes the filled settings to OUT/args.json.
+    """
+    for key, steps in rules.items():
+        if settings.get(key) is None:
+            settings[key] = next(value for limit, value in steps if limit is None or size < limit)
+    return settings

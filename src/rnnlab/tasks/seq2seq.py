@@ -331,8 +331,10 @@ class Seq2SeqTask(Task):
 
 
 # ---------------------------------------------------------------------- command line
+# A bidirectional encoder: on 20,000 CMUdict pairs it cut validation WER from 0.541 to 0.477 in the
+# same 90 CPU seconds, although each step costs more (docs/recipes.md); --no-bidirectional turns it off.
 DEFAULTS = {"data": "cmudict", "level": "auto", "cell": "lstm", "embed": 64, "hidden": 256, "layers": 1,
-            "bidirectional": False, "attention": "luong", "dropout": 0.0, "batch": 64, "epochs": 10,
+            "bidirectional": True, "attention": "luong", "dropout": 0.0, "batch": 64, "epochs": 10,
             "lr": 2e-3, "stress": False, "max_tokens": 100, "max_vocab": 8000, "beam": 1,
             "length_penalty": 0.0}
 

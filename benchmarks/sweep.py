@@ -1,0 +1,228 @@
+"""The defaults sweep: each task's usual knobs on the validation split of small and large data.
+
+    python benchmarks/sweep.py                         # every run of the grid below, then docs/recipes.md
+    python benchmarks/sweep.py --tasks charlm tag      # some tasks only
+    python benchmarks/sweep.py --table-only            # rewrite docs/recipes.md from the saved results
+
+Each run is one `rnnlab --threads 1 train TASK --data D --max-time BUDGET ...` in a fresh
+process, its budget counted in CPU seconds of that process (cpu_clock.py), so that runs on
+a shared machine stay comparable; its final JSON goes to RESULTS/<task>/<data>/<config>.json,
+and a run whose file exists is skipped, so an interrupted sweep continues where it stopped. Configurations are
+ranked per dataset by the *validation* metric (the test split is never looked at); a
+configuration's average rank is taken over the datasets it ran on.
+
+Every knob of a task's BASE configuration and of its variations is given explicitly on the
+command line, so those do not follow the defaults of the version that runs them (the
+size-dependent defaults among them included).
+"""
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import userdata  # noqa: E402
+
+CPU_CLOCK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cpu_clock.py")   # budgets in CPU seconds
+
+# the validation metric each task is ranked by, and whether lower is better
+METRIC = {"charlm": ("val_bpc", "min"), "tag": ("val_f1", "max"), "seq2seq": ("val_wer", "min"),
+          "classify": ("val_accuracy", "max")}
+
+# (task, dataset label, --data: a built-in name or a userdata file, training budget in seconds)
+DATASETS = [
+    ("charlm", "code 0.9 MB", "code.txt", 120),
+    ("charlm", "Shakespeare 1 MB", "shakespeare_1mb.txt", 120),
+    ("charlm", "Shakespeare 4.9 MB", "shakespeare", 120),
+    ("tag", "WNUT-16 450 sentences", "wnut16_450.conll", 90),
+    ("tag", "WNUT-16 2,394 sentences", "wnut16", 90),
+    ("seq2seq", "CMUdict 20k pairs", "cmudict_20k.tsv", 90),
+    ("classify", "Rotten Tomatoes 400", "rt_400.csv", 90),
+    ("classify", "Rotten Tomatoes 12.7k", "rotten_tomatoes", 90),
+]
+
+# per task: the base configuration and one-knob-at-a-time variations of it
+BASE = {
+    "charlm": {"cell": "lstm", "hidden": 256, "dropout": 0.0, "lr": 2e-3},
+    "tag": {"hidden": 128, "dropout": 0.3, "lr": 2e-3, "batch": 32, "crf": False, "patience": 10},
+    "seq2seq": {"bidirectional": False, "dropout": 0.0, "attention": "luong"},
+    "classify": {"hidden": 128, "dropout": 0.3, "lr": 2e-3, "batch": 32},
+}
+VARIATIONS = {
+    "charlm": [{}, {"dropout": 0.1}, {"dropout": 0.25}, {"dropout": 0.25, "lr": 4e-3}, {"dropout": 0.25, "cell": "gru"}],
+    "tag": [{}, {"dropout": 0.5}, {"batch": 8}, {"crf": True}, {"patience": 0}, {"patience": 0, "batch": 8},
+            {"patience": 0, "batch": 8, "crf": True}, {"patience": 0, "batch": 8, "dropout": 0.5}],
+    "seq2seq": [{}, {"bidirectional": True}, {"bidirectional": True, "dropout": 0.2}],
+    "classify": [{}, {"dropout": 0.5}, {"batch": 8}],
+}
+# variations left out on a dataset to fit the compute of one sweep
+SKIP = {
+    "Shakespeare 4.9 MB": [{"dropout": 0.1}, {"dropout": 0.25, "lr": 4e-3}, {"dropout": 0.25, "cell": "gru"}],
+    "Shakespeare 1 MB": [{"dropout": 0.1}],
+    "WNUT-16 2,394 sentences": [{"dropout": 0.5}, {"crf": True}, {"batch": 8}, {"patience": 0, "batch": 8},
+                                {"patience": 0, "batch": 8, "crf": True}, {"patience": 0, "batch": 8, "dropout": 0.5}],
+}
+
+
+def config_name(task, variation):
+    """A short, stable name: the knobs that differ from the task's base, or `base`."""
+    if not variation:
+        return "base"
+    return ",".join(f"{k}={_show(v)}" for k, v in sorted(variation.items()))
+
+
+def _show(v):
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def flags(settings):
+    """Command-line flags for a settings dict (booleans as --x / --no-x; crf has only --crf)."""
+    out = []
+    for k, v in sorted(settings.items()):
+        flag = "--" + k.replace("_", "-")
+        if isinstance(v, bool):
+            if k == "crf":
+                out += [flag] if v else []
+            else:
+                out += [flag if v else "--no-" + k.replace("_", "-")]
+        else:
+            out += [flag, str(v)]
+    return out
+
+
+def plan(tasks, datasets=None):
+    """[(task, label, data, budget, config name, settings)] in the order they run; ``datasets``:
+    only the datasets whose label contains one of these strings."""
+    runs = []
+    for task, label, data, budget in DATASETS:
+        if task not in tasks or (datasets and not any(d in label for d in datasets)):
+            continue
+        for var in VARIATIONS[task]:
+            if var in SKIP.get(label, []):
+                continue
+            runs.append((task, label, data, budget, config_name(task, var), {**BASE[task], **var}))
+    return runs
+
+
+def slug(text):
+    return "".join(c if c.isalnum() or c in "=.,-" else "_" for c in text)
+
+
+def run_one(task, data, budget, settings, result, files):
+    data_arg = files.get(data, data)
+    out = result[: -len(".json")]
+    cmd = [sys.executable, CPU_CLOCK, "--threads", "1", "train", task, "--data", data_arg,
+           "--epochs", "100000", "--max-time", str(budget), "--quiet", "--out", out, *flags(settings)]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    wall = time.monotonic() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    final = json.loads(proc.stdout.strip().splitlines()[-1])
+    record = {"task": task, "data": data, "settings": settings, "budget": budget, "wall_seconds": round(wall, 1),
+              "command": "rnnlab " + " ".join(cmd[3:]).replace(data_arg, data), "final": final,
+              "load_average": os.getloadavg()[0], "finished": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+    with open(result + ".tmp", "w") as f:
+        json.dump(record, f, indent=1, sort_keys=True)
+    os.replace(result + ".tmp", result)
+    return record
+
+
+def result_path(results, task, label, name):
+    return os.path.join(results, task, slug(label), slug(name) + ".json")
+
+
+def sweep(tasks, results, files, datasets=None):
+    for task, label, data, budget, name, settings in plan(tasks, datasets):
+        path = result_path(results, task, label, name)
+        if os.path.exists(path):
+            continue
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        print(f"{task} | {label} | {name} ...", flush=True)
+        rec = run_one(task, data, budget, settings, path, files)
+        key = METRIC[task][0]
+        print(f"    {key} {rec['final'].get(key)}  ({rec['wall_seconds']} s)", flush=True)
+
+
+def ranks(values, mode):
+    """1 = best; ties share the mean of their ranks."""
+    order = sorted(values, reverse=(mode == "max"))
+    return [sum(i + 1 for i, w in enumerate(order) if w == v) / order.count(v) for v in values]
+
+
+def table(task, results):
+    """Markdown table of one task: configurations x datasets (value and rank), average rank; None if no results."""
+    key, mode = METRIC[task]
+    labels = [(label, budget) for t, label, _, budget in DATASETS if t == task]
+    names = [config_name(task, v) for v in VARIATIONS[task]]
+    cells, rank_of = {}, {}
+    for label, _ in labels:
+        got = {}
+        for name in names:
+            path = result_path(results, task, label, name)
+            if os.path.exists(path):
+                with open(path) as f:
+                    got[name] = json.load(f)["final"][key]
+        if got:
+            for name, r in zip(got, ranks(list(got.values()), mode)):
+                cells[(name, label)], rank_of[(name, label)] = got[name], r
+    labels = [(label, b) for label, b in labels if any((n, label) in cells for n in names)]
+    if not labels:
+        return None
+    head = "| configuration | " + " | ".join(f"{label} ({b} CPU s)" for label, b in labels) + " | average rank |"
+    lines = [head, "|---" * (len(labels) + 2) + "|"]
+    avg = {}
+    for name in names:
+        rs = [rank_of[(name, label)] for label, _ in labels if (name, label) in rank_of]
+        if rs:
+            avg[name] = sum(rs) / len(rs)
+    for name in sorted(avg, key=avg.get):
+        row = [f"{cells[(name, label)]:.3f} ({rank_of[(name, label)]:g})" if (name, label) in cells else "—"
+               for label, _ in labels]
+        lines.append(f"| {name} | " + " | ".join(row) + f" | {avg[name]:.2f} |")
+    base = ", ".join(f"{k}={_show(v)}" for k, v in BASE[task].items())
+    return f"### {task}: {key} ({'lower' if mode == 'min' else 'higher'} is better)\n\nbase: {base}\n\n" + "\n".join(lines)
+
+
+def write_tables(results, path, tasks):
+    tables = [t for t in (table(task, results) for task in tasks) if t]
+    replace_between(path, "sweep tables", "\n\n".join(tables))
+
+
+def replace_between(path, name, body):
+    """Put ``body`` between the lines ``<!-- NAME: begin -->`` and ``<!-- NAME: end -->`` of ``path``
+    (appended at the end when the markers are missing)."""
+    begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+    text = open(path).read() if os.path.exists(path) else ""
+    if begin not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    with open(path, "w") as f:
+        f.write(head + begin + "\n" + body + "\n" + end + rest.split(end, 1)[1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tasks", nargs="+", default=list(METRIC), choices=list(METRIC))
+    p.add_argument("--datasets", nargs="+", help="only datasets whose label contains one of these strings")
+    p.add_argument("--results", default="runs/sweep", help="one JSON per finished run (default runs/sweep)")
+    p.add_argument("--data-dir", default="runs/userdata", help="where the user-style files are written")
+    p.add_argument("--write", default="docs/recipes.md", help="the file whose sweep tables are replaced")
+    p.add_argument("--table-only", action="store_true", help="only rewrite the tables from saved results")
+    args = p.parse_args()
+    if not args.table_only:
+        files = userdata.make_all(args.data_dir)
+        sweep(args.tasks, args.results, files, args.datasets)
+    write_tables(args.results, args.write, list(METRIC))
+    print(f"wrote {args.write}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""User-style data files for the sweep and the PyTorch comparison, written deterministically.
+
+    python benchmarks/userdata.py DIR        # writes the files below into DIR (skips existing ones)
+
+    code.txt            ~0.9 MB of Python source: the standard library's top-level .py files of the
+                        running interpreter, sorted by name, concatenated until 0.9 MB
+    shakespeare_1mb.txt the first 1,000,000 characters of the built-in Shakespeare corpus
+    wnut16_450.conll    the first 450 WNUT-16 tweets as a CoNLL file (token<TAB>tag, blank line between)
+    cmudict_20k.tsv     20,000 CMUdict entries (every 6th, stress digits removed) as word<TAB>phonemes
+    rt_400.csv          400 Rotten Tomatoes snippets (every 32nd) as a text,label CSV
+
+Each is what a user would bring to `rnnlab train TASK --data FILE`.
+"""
+import csv
+import os
+import sys
+import sysconfig
+
+CODE_BYTES = 900_000
+
+
+def write_code(path):
+    stdlib = sysconfig.get_paths()["stdlib"]
+    parts, size = [], 0
+    for name in sorted(os.listdir(stdlib)):
+        if not name.endswith(".py"):
+            continue
+        with open(os.path.join(stdlib, name), encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        parts.append(text)
+        size += len(text.encode("utf-8"))
+        if size >= CODE_BYTES:
+            break
+    data = "".join(parts).encode("utf-8")[:CODE_BYTES].decode("utf-8", errors="ignore")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(data)
+
+
+def write_shakespeare(path, chars=1_000_000):
+    from rnnlab.data import load_dataset
+
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(load_dataset("shakespeare")[:chars])
+
+
+def write_conll(path, n=450):
+    from rnnlab.data import load_dataset
+
+    with open(path, "w", encoding="utf-8") as f:
+        for tokens, tags in load_dataset("wnut16")[:n]:
+            f.write("".join(f"{w}\t{t}\n" for w, t in zip(tokens, tags)) + "\n")
+
+
+def write_tsv(path, n=20_000):
+    from rnnlab.data import load_cmudict
+
+    pairs = load_cmudict(alternates=True, stress=False)
+    step = max(1, len(pairs) // n)
+    with open(path, "w", encoding="utf-8") as f:
+        for word, phonemes in pairs[::step][:n]:
+            f.write(f"{word}\t{' '.join(phonemes)}\n")
+
+
+def write_csv(path, n=400):
+    from rnnlab.data import load_dataset
+
+    rows = load_dataset("rotten_tomatoes")
+    step = max(1, len(rows) // n)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(rows[::step][:n])
+
+
+FILES = {"code.txt": write_code, "shakespeare_1mb.txt": write_shakespeare, "wnut16_450.conll": write_conll,
+         "cmudict_20k.tsv": write_tsv, "rt_400.csv": write_csv}
+
+
+def make_all(folder):
+    os.makedirs(folder, exist_ok=True)
+    for name, write in FILES.items():
+        path = os.path.join(folder, name)
+        if not os.path.exists(path):
+            write(path + ".tmp")
+            os.replace(path + ".tmp", path)
+    return {name: os.path.join(folder, name) for name in FILES}
+
+
+if __name__ == "__main__":
+    for name, path in make_all(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/data").items():
+        print(f"{path}: {os.path.getsize(path):,} bytes")
