@@ -58,7 +58,7 @@ def speech_folder(folder, n=40):
 
 
 FLAGS = {
-    "charlm": ["--hidden", "32", "--embed", "8", "--layers", "2", "--batch", "8", "--bptt", "32", "--epochs", "2"],
+    "charlm": ["--cell", "lstm", "--hidden", "32", "--embed", "8", "--layers", "2", "--batch", "8", "--bptt", "32", "--epochs", "2"],
     "classify": ["--hidden", "16", "--embed", "8", "--limit", "400", "--epochs", "2"],
     "tag": ["--hidden", "16", "--embed", "8", "--char-embed", "4", "--epochs", "2"],
     "seq2seq": ["--hidden", "16", "--embed", "8", "--epochs", "2"],
