@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from . import _numpy_kernels
 
-BACKENDS = ("numpy", "numba")
+BACKENDS = ("numpy", "numba", "numba_loops")
 _active = {"name": None, "kernels": None}
 
 
@@ -22,6 +22,9 @@ def _load(name):
     if name == "numba":
         from . import _numba_kernels  # ImportError when numba is missing
         return _numba_kernels
+    if name == "numba_loops":
+        from . import _numba_loops  # ImportError when numba or NumPy's BLAS library is missing
+        return _numba_loops
     raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
 
 
@@ -39,6 +42,11 @@ def get_backend():
         except ImportError:
             set_backend("numpy")
     return _active["name"]
+
+
+def loops(K):
+    """True when kernel module K runs whole time loops in compiled code (``"numba_loops"``)."""
+    return getattr(K, "LOOPS", False)
 
 
 def kernels():
