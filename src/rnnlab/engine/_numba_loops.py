@@ -11,13 +11,15 @@ Conventions shared by the loops:
   projection in memory order at position T-1-t (``_ops.input_projection`` / ``_fm``);
 - ``masks`` (T, B): step t's 0/1 mask in processing order, or (T, 0) for "no mask";
 - every product operand is passed as an array view that starts at its first element,
-  with the row stride of the array it lives in (see ``_blas.gemm``).
+  with the row stride of the array it lives in (see ``_blas.gemm``);
+- each product multiplies by a C-contiguous weight matrix without transposing it (the
+  layer's W_hh or a C-contiguous copy of W_hh^T): OpenBLAS runs a B-row product with a
+  transposed operand up to 3x slower at small B, and 3-15% slower at the benchmark shapes.
 """
 import numpy as np
 from numba import njit
 
 from ._blas import gemm
-from ._ops import flipped
 from ._numba_kernels import (gru_bwd, gru_fwd, lstm_bwd, lstm_bwd_fm, lstm_fwd, lstm_fwd_fm,  # noqa: F401
                              rnn_bwd, rnn_fwd)
 
@@ -27,44 +29,110 @@ LOOPS = True
 # ---------------------------------------------------------------- LSTM, feature-major (B >= 16)
 @njit(cache=True)
 def lstm_fwd_fm_loop(W_hh, G, rev, gh, cs, hs, hT, masks):
-    """All T steps: gh (4H, B) = W_hh h_{t-1}^T, then ``lstm_fwd_fm`` (gates G, cells cs, states hs)."""
+    """All T steps: gh (4H, B) = W_hh h_{t-1}^T, then ``lstm_fwd_fm`` (gates G, cells cs, states hs).
+    hT (H, B) holds h_{t-1}^T: h0^T here, then the kernel leaves each step's h_t^T in it."""
     T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    for j in range(H):
+        for b in range(B):
+            hT[j, b] = hs[0, b, j]
     for t in range(T):
-        gemm(False, True, 4 * H, B, H, W_hh, H, hs[t], H, 0.0, gh, B)
+        gemm(False, False, 4 * H, B, H, W_hh, H, hT, B, 0.0, gh, B)
         lstm_fwd_fm(G, T - 1 - t if rev else t, gh, cs, hs, hT, masks[t], t)
 
 
 @njit(cache=True)
-def lstm_bwd_fm_loop(W_hh, dhg, carry, dy, dc, G, rev, cs, masks, dA, t0, t1):
-    """BPTT steps t1-1 down to t0: ``lstm_bwd_fm`` writes dA[:, t - t0] (4H, B), then dhg (H, B) = W_hh^T of it."""
+def lstm_bwd_fm_loop(W_hhT, dhg, carry, dy, dc, G, rev, cs, masks, dA, t0, t1):
+    """BPTT steps t1-1 down to t0: ``lstm_bwd_fm`` writes dA[:, t - t0] (4H, B), then dhg (H, B) = W_hh^T of it
+    (W_hhT (H, 4H))."""
     T = cs.shape[1] - 1
     H, B = dhg.shape
     ld = dA.shape[1] * B
     for t in range(t1 - 1, t0 - 1, -1):
         k = t - t0
         lstm_bwd_fm(dhg, carry, dy, t, dc, G, T - 1 - t if rev else t, cs, masks[t], dA, k)
-        gemm(True, False, H, B, 4 * H, W_hh, H, dA[0, k], ld, 0.0, dhg, B)
+        gemm(False, False, H, B, 4 * H, W_hhT, 4 * H, dA[0, k], ld, 0.0, dhg, B)
+
+
+# ---------------------------------------------------------------- per-step products, batch-major
+@njit(inline="always")
+def step_product(a, M, flip, tmp, out):
+    """out (B, N) = a (B, K) @ W for the matrix W that ``_ops.StepProduct`` holds as M: W itself
+    (K, N), or, flipped, W^T (N, K), multiplied as out^T = M a^T into tmp (N, B) and copied back."""
+    B = a.shape[0]
+    if flip:
+        N, K = M.shape
+        gemm(False, True, N, B, K, M, K, a, K, 0.0, tmp, B)
+        for b in range(B):
+            for n in range(N):
+                out[b, n] = tmp[n, b]
+    else:
+        K, N = M.shape
+        gemm(False, False, B, N, K, a, K, M, N, 0.0, out, N)
+
+
+def product_form(hh, dtype):
+    """(M, flip, tmp) of a ``_ops.StepProduct`` for ``step_product`` (tmp is (0, 0) when not flipped)."""
+    if hh.flip:
+        return np.ascontiguousarray(hh.left, dtype=dtype), True, hh.tmp
+    return np.ascontiguousarray(hh.right, dtype=dtype), False, np.empty((0, 0), dtype=dtype)
 
 
 # ---------------------------------------------------------------- LSTM, batch-major (B < 16)
 @njit(cache=True)
-def lstm_fwd_loop(W_hh, G, rev, gh, cs, hs, masks):
+def lstm_fwd_loop(M, flip, tmp, G, rev, gh, cs, hs, masks):
     """All T steps: gh (B, 4H) = h_{t-1} W_hh^T, then ``lstm_fwd`` on G's step (T, B, 4H, memory order)."""
-    T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    T = hs.shape[0] - 1
     for t in range(T):
-        gemm(False, True, B, 4 * H, H, hs[t], H, W_hh, H, 0.0, gh, 4 * H)
+        step_product(hs[t], M, flip, tmp, gh)
         lstm_fwd(G[T - 1 - t if rev else t], gh, cs[t], hs[t], masks[t], cs[t + 1], hs[t + 1])
 
 
 @njit(cache=True)
-def lstm_bwd_loop(W_hh, dhg, carry, dyc, dc, G, rev, cs, masks, dA, t0, t1):
+def lstm_bwd_loop(M, flip, tmp, dhg, carry, dyc, dc, G, rev, cs, masks, dA, t0, t1):
     """BPTT steps t1-1 down to t0 (dyc: dy[t0:t1]): ``lstm_bwd`` writes dA[t - t0] (B, 4H), then dhg = it W_hh."""
     T = cs.shape[0] - 1
-    B, H = dhg.shape
     for t in range(t1 - 1, t0 - 1, -1):
         k = t - t0
         lstm_bwd(dhg, carry, dyc[k], dc, G[T - 1 - t if rev else t], cs[t + 1], cs[t], masks[t], dA[k])
-        gemm(False, False, B, H, 4 * H, dA[k], 4 * H, W_hh, H, 0.0, dhg, H)
+        step_product(dA[k], M, flip, tmp, dhg)
+
+
+# ---------------------------------------------------------------- RNN and GRU (batch-major)
+@njit(cache=True)
+def rnn_fwd_loop(M, flip, tmp, A, rev, gh, hs, masks, relu):
+    """All T steps: gh = h_{t-1} W_hh^T, then ``rnn_fwd`` on A's step (T, B, H, memory order; may be hs[1:])."""
+    T = hs.shape[0] - 1
+    for t in range(T):
+        step_product(hs[t], M, flip, tmp, gh)
+        rnn_fwd(A[T - 1 - t if rev else t], gh, hs[t], masks[t], hs[t + 1], relu)
+
+
+@njit(cache=True)
+def rnn_bwd_loop(M, flip, tmp, dhg, carry, dyc, hs, masks, dA, t0, t1, relu):
+    """BPTT steps t1-1 down to t0 (dyc: dy[t0:t1]): ``rnn_bwd`` writes dA[t - t0], then dhg = it W_hh."""
+    for t in range(t1 - 1, t0 - 1, -1):
+        k = t - t0
+        rnn_bwd(dhg, carry, dyc[k], hs[t + 1], masks[t], dA[k], relu)
+        step_product(dA[k], M, flip, tmp, dhg)
+
+
+@njit(cache=True)
+def gru_fwd_loop(M, flip, tmp, b_hh, Gi, rev, gh, ghn, hs, masks):
+    """All T steps: gh = h_{t-1} W_hh^T, then ``gru_fwd`` on Gi's step (T, B, 3H, memory order)."""
+    T = hs.shape[0] - 1
+    for t in range(T):
+        step_product(hs[t], M, flip, tmp, gh)
+        gru_fwd(Gi[T - 1 - t if rev else t], gh, b_hh, hs[t], masks[t], ghn[t], hs[t + 1])
+
+
+@njit(cache=True)
+def gru_bwd_loop(M, flip, tmp, dhg, carry, dyc, Gi, rev, ghn, hs, masks, dGi, dGh, t0, t1):
+    """BPTT steps t1-1 down to t0 (dyc: dy[t0:t1]): ``gru_bwd`` writes dGi, dGh [t - t0], then dhg = dGh W_hh."""
+    T = hs.shape[0] - 1
+    for t in range(t1 - 1, t0 - 1, -1):
+        k = t - t0
+        gru_bwd(dhg, carry, dyc[k], Gi[T - 1 - t if rev else t], ghn[t], hs[t], masks[t], dGi[k], dGh[k])
+        step_product(dGh[k], M, flip, tmp, dhg)
 
 
 def masks_2d(mask, T, dtype):
@@ -72,74 +140,6 @@ def masks_2d(mask, T, dtype):
     if mask is None:
         return np.empty((T, 0), dtype=dtype)
     return np.ascontiguousarray(mask[:, :, 0], dtype=dtype)
-
-
-# ---------------------------------------------------------------- RNN and GRU (batch-major)
-@njit(inline="always")
-def step_product(a, W, transpose, flip, tmp, out):
-    """out (B, N) = a (B, K) @ W.T (``transpose``; W (N, K)) or a @ W (W (K, N)), as ``_ops.StepProduct``:
-    ``flip`` computes the transposed product into tmp (N, B) and copies it back."""
-    B = a.shape[0]
-    if transpose:
-        N, K = W.shape
-        if flip:
-            gemm(False, True, N, B, K, W, K, a, K, 0.0, tmp, B)
-        else:
-            gemm(False, True, B, N, K, a, K, W, K, 0.0, out, N)
-    else:
-        K, N = W.shape
-        if flip:
-            gemm(True, True, N, B, K, W, N, a, K, 0.0, tmp, B)
-        else:
-            gemm(False, False, B, N, K, a, K, W, N, 0.0, out, N)
-    if flip:
-        for b in range(B):
-            for n in range(N):
-                out[b, n] = tmp[n, b]
-
-
-@njit(cache=True)
-def rnn_fwd_loop(W_hh, A, rev, flip, tmp, gh, hs, masks, relu):
-    """All T steps: gh = h_{t-1} W_hh^T, then ``rnn_fwd`` on A's step (T, B, H, memory order; may be hs[1:])."""
-    T = hs.shape[0] - 1
-    for t in range(T):
-        step_product(hs[t], W_hh, True, flip, tmp, gh)
-        rnn_fwd(A[T - 1 - t if rev else t], gh, hs[t], masks[t], hs[t + 1], relu)
-
-
-@njit(cache=True)
-def rnn_bwd_loop(W_hh, dhg, carry, dyc, hs, masks, flip, tmp, dA, t0, t1, relu):
-    """BPTT steps t1-1 down to t0 (dyc: dy[t0:t1]): ``rnn_bwd`` writes dA[t - t0], then dhg = it W_hh."""
-    for t in range(t1 - 1, t0 - 1, -1):
-        k = t - t0
-        rnn_bwd(dhg, carry, dyc[k], hs[t + 1], masks[t], dA[k], relu)
-        step_product(dA[k], W_hh, False, flip, tmp, dhg)
-
-
-@njit(cache=True)
-def gru_fwd_loop(W_hh, b_hh, Gi, rev, flip, tmp, gh, ghn, hs, masks):
-    """All T steps: gh = h_{t-1} W_hh^T, then ``gru_fwd`` on Gi's step (T, B, 3H, memory order)."""
-    T = hs.shape[0] - 1
-    for t in range(T):
-        step_product(hs[t], W_hh, True, flip, tmp, gh)
-        gru_fwd(Gi[T - 1 - t if rev else t], gh, b_hh, hs[t], masks[t], ghn[t], hs[t + 1])
-
-
-@njit(cache=True)
-def gru_bwd_loop(W_hh, dhg, carry, dyc, Gi, rev, ghn, hs, masks, flip, tmp, dGi, dGh, t0, t1):
-    """BPTT steps t1-1 down to t0 (dyc: dy[t0:t1]): ``gru_bwd`` writes dGi, dGh [t - t0], then dhg = dGh W_hh."""
-    T = hs.shape[0] - 1
-    for t in range(t1 - 1, t0 - 1, -1):
-        k = t - t0
-        gru_bwd(dhg, carry, dyc[k], Gi[T - 1 - t if rev else t], ghn[t], hs[t], masks[t], dGi[k], dGh[k])
-        step_product(dGh[k], W_hh, False, flip, tmp, dhg)
-
-
-def product_form(B, W):
-    """(flip, tmp) for ``step_product`` with B rows and weight W: the form ``_ops.StepProduct`` picks,
-    and its (N, B) scratch for either side of W (empty when not flipped)."""
-    flip = flipped(B, W)
-    return flip, np.empty((max(W.shape), B) if flip else (0, 0), dtype=W.dtype)
 
 
 def weight(W, dtype):

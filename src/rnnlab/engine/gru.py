@@ -38,9 +38,8 @@ def forward(x, h0, params, mask=None):
     gh = np.empty((B, GATES * H), dtype=x.dtype)
     if loops(K):                                   # the whole loop in one compiled call
         rev = Gi.strides[0] < 0
-        W = K.weight(W_hh, x.dtype)
-        K.gru_fwd_loop(W, K.weight(b_hh, x.dtype), Gi[::-1] if rev else Gi, rev, *K.product_form(B, W), gh, ghn, hs,
-                       K.masks_2d(mask, T, x.dtype))
+        K.gru_fwd_loop(*K.product_form(hh, x.dtype), K.weight(b_hh, x.dtype), Gi[::-1] if rev else Gi, rev, gh, ghn,
+                       hs, K.masks_2d(mask, T, x.dtype))
     else:
         empty = no_mask(x.dtype)
         for t in range(T):
@@ -70,12 +69,11 @@ def backward(dy, dhT, cache, need_dx=True):
     empty = no_mask(dtype)
     if loops(K):
         rev = Gi.strides[0] < 0
-        W, Gm, masks = K.weight(W_hh, dtype), (Gi[::-1] if rev else Gi), K.masks_2d(mask, T, dtype)
-        form = K.product_form(B, W)
+        form, Gm, masks = K.product_form(hh, dtype), (Gi[::-1] if rev else Gi), K.masks_2d(mask, T, dtype)
     for t0, t1 in blocks:
         dyc = dy_chunk(t0, t1)
         if loops(K):                               # the chunk's steps in one compiled call
-            K.gru_bwd_loop(W, dhg, carry, dyc, Gm, rev, ghn, hs, masks, *form, dGi, dGh, t0, t1)
+            K.gru_bwd_loop(*form, dhg, carry, dyc, Gm, rev, ghn, hs, masks, dGi, dGh, t0, t1)
         else:
             for t in reversed(range(t0, t1)):
                 dgh = dGh[t - t0]

@@ -50,7 +50,7 @@ def forward(x, state0, params, mask=None):
     gh = np.empty((B, GATES * H), dtype=x.dtype)   # W_hh h_{t-1}
     if loops(K):                                   # the whole loop in one compiled call
         rev = G.strides[0] < 0
-        K.lstm_fwd_loop(K.weight(W_hh, x.dtype), G[::-1] if rev else G, rev, gh, cs, hs, K.masks_2d(mask, T, x.dtype))
+        K.lstm_fwd_loop(*K.product_form(hh, x.dtype), G[::-1] if rev else G, rev, gh, cs, hs, K.masks_2d(mask, T, x.dtype))
     else:
         empty = no_mask(x.dtype)
         for t in range(T):
@@ -86,11 +86,11 @@ def backward(dy, dstateT, cache, need_dx=True):
     empty = no_mask(dtype)
     if loops(K):
         rev = G.strides[0] < 0
-        W, Gm, masks = K.weight(W_hh, dtype), (G[::-1] if rev else G), K.masks_2d(mask, T, dtype)
+        form, Gm, masks = K.product_form(hh, dtype), (G[::-1] if rev else G), K.masks_2d(mask, T, dtype)
     for t0, t1 in blocks:
         dyc = dy_chunk(t0, t1)
         if loops(K):                               # the chunk's steps in one compiled call
-            K.lstm_bwd_loop(W, dhg, carry, dyc, dc, Gm, rev, cs, masks, dA, t0, t1)
+            K.lstm_bwd_loop(*form, dhg, carry, dyc, dc, Gm, rev, cs, masks, dA, t0, t1)
         else:
             for t in reversed(range(t0, t1)):
                 da = dA[t - t0]
@@ -147,14 +147,12 @@ def _backward_fm(dy, dstateT, cache, need_dx):
     grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype)
     dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None
     empty = no_mask(dtype)
-    if loops(K):
-        W, masks = K.weight(W_hh, dtype), K.masks_2d(mask, T, dtype)
-    else:
-        W_hhT = np.ascontiguousarray(W_hh.T)       # (H, 4H)
+    W_hhT = np.ascontiguousarray(W_hh.T, dtype=dtype)   # (H, 4H)
+    masks = K.masks_2d(mask, T, dtype) if loops(K) else None
     for t0, t1 in blocks:
         n = t1 - t0
         if loops(K):                               # the chunk's steps in one compiled call
-            K.lstm_bwd_fm_loop(W, dhg, carry, dy, dc, G, x.strides[0] < 0, cs, masks, dA, t0, t1)
+            K.lstm_bwd_fm_loop(W_hhT, dhg, carry, dy, dc, G, x.strides[0] < 0, cs, masks, dA, t0, t1)
         else:
             for t in reversed(range(t0, t1)):
                 K.lstm_bwd_fm(dhg, carry, dy, t, dc, G, col(t), cs, step_mask(mask, t, empty), dA, t - t0)

@@ -41,8 +41,7 @@ def forward(x, h0, params, mask=None, nonlinearity="tanh"):
     gh = np.empty((B, H), dtype=x.dtype)
     if loops(K):                                   # the whole loop in one compiled call
         rev = A.strides[0] < 0
-        W = K.weight(Whh, x.dtype)
-        K.rnn_fwd_loop(W, A[::-1] if rev else A, rev, *K.product_form(B, W), gh, hs, K.masks_2d(mask, T, x.dtype),
+        K.rnn_fwd_loop(*K.product_form(hh, x.dtype), A[::-1] if rev else A, rev, gh, hs, K.masks_2d(mask, T, x.dtype),
                        relu)
     else:
         empty = no_mask(x.dtype)
@@ -71,12 +70,11 @@ def backward(dy, dhT, cache, need_dx=True):
     dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
     if loops(K):
-        W, masks = K.weight(Whh, dtype), K.masks_2d(mask, T, dtype)
-        form = K.product_form(B, W)
+        form, masks = K.product_form(hh, dtype), K.masks_2d(mask, T, dtype)
     for t0, t1 in blocks:
         dyc = dy_chunk(t0, t1)
         if loops(K):                               # the chunk's steps in one compiled call
-            K.rnn_bwd_loop(W, dhg, carry, dyc, hs, masks, *form, dA, t0, t1, relu)
+            K.rnn_bwd_loop(*form, dhg, carry, dyc, hs, masks, dA, t0, t1, relu)
         else:
             for t in reversed(range(t0, t1)):
                 da = dA[t - t0]
