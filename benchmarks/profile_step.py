@@ -6,6 +6,7 @@
 Groups (the functions each one sums):
     recurrent products   the per-step B x H by H x gates products (forward and BPTT)
     gate kernels         the fused elementwise kernels (numba or NumPy backend)
+    compiled loops       the numba_loops backend's time loops: per-step products and kernels together
     weight gradients     dW_ih, dW_hh, db accumulated chunk by chunk
     input projections    the one GEMM per layer for all steps' input products
     head + loss          Linear head forward/backward, log-softmax, cross entropy
@@ -23,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 GROUPS = [
     ("recurrent products", lambda f, n: f.endswith("_ops.py") and n in ("__call__", "product")),
     ("gate kernels", lambda f, n: "_kernels.py" in f),
+    ("compiled loops", lambda f, n: f.endswith("_numba_loops.py")),
     ("weight gradients", lambda f, n: f.endswith("_ops.py") and n in ("add", "add_fm", "_acc")),
     ("input projections", lambda f, n: f.endswith("_ops.py") and n in ("input_projection", "input_projection_fm")),
     ("head + loss", lambda f, n: f.endswith(("linear.py", "losses.py"))),

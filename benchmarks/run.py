@@ -3,6 +3,7 @@
     python benchmarks/run.py                      # print one table for this environment
     python benchmarks/run.py --quick              # a subset, well under a minute
     python benchmarks/run.py --write docs/benchmarks.md
+    python benchmarks/run.py --baseline numba     # also time another engine backend, in the same rounds
 
 --write runs the suite twice in fresh processes, with the OpenBLAS variables
 (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE) as set and with both removed, since they pick
@@ -30,7 +31,7 @@ CELLS = ("rnn", "lstm", "gru")
 TARGET = {"rnn": 1.5, "lstm": 1.0, "gru": 1.5}
 
 
-def run(quick):
+def run(quick, baseline=None):
     import torch
 
     import cases
@@ -47,7 +48,7 @@ def run(quick):
         "env": {v: os.environ.get(v) for v in OPENBLAS_VARS}, "blas": blas, "threads": threads,
         "backend": engine.get_backend(), "versions": _versions(), "cpu": measure.cpu_name(),
         "cores": os.cpu_count(), "quick": quick, "train": [], "infer": [], "generate": [],
-        "load_before": os.getloadavg()[0],
+        "load_before": os.getloadavg()[0], "baseline": baseline,
     }
     out["gemm_peak"] = measure.gemm_peak(1024 if quick else 2048)
     _log(f"BLAS {blas}, GEMM peak {out['gemm_peak']:.0f} GFLOP/s, backend {out['backend']}")
@@ -64,7 +65,7 @@ def run(quick):
             m = cases.Model(cell, I, H, I, layers=L, bidirectional=bidir)
             label = f"({B},{T},{I},{H})" + (f" {L}-layer bidir, lengths {T // 2}..{T}" if bidir else "")
             ours, theirs = cases.training_step(m, B, T, lengths)
-            t_ours, t_theirs = measure.alternate([ours, theirs], repeats)
+            t_ours, t_theirs, *t_base = measure.alternate([ours, theirs] + _on(baseline, ours), repeats)
             fl = cases.flops(cell, B, T, I, H, I, L, D)
             keep = cases.must_keep_bytes(cell, B, T, I, H, I, m.n_params(), L, D, dx=False)
             pre = 4 * (m.n_params() + B * T * I)   # parameters and the input exist before the step
@@ -73,12 +74,14 @@ def run(quick):
             layer_peak = measure.peak_bytes(cases.layer_step(m, B, T, lengths)) + 4 * (n_layer + B * T * I)
             layer_keep = cases.must_keep_bytes(cell, B, T, I, H, 0, n_layer, L, D)
             out["train"].append(dict(cell=cell, config=label, bidir=bidir, ours=t_ours, torch=t_theirs, flops=fl,
-                                     peak_bytes=peak, keep_bytes=keep, layer_ratio=layer_peak / layer_keep))
+                                     peak_bytes=peak, keep_bytes=keep, layer_ratio=layer_peak / layer_keep,
+                                     base=t_base[0] if t_base else None))
             _log(f"train {cell} {label}: rnnlab {t_ours * 1e3:.2f} ms, torch {t_theirs * 1e3:.2f} ms")
             ours, theirs = cases.inference(m, B, T, lengths)
-            t_ours, t_theirs = measure.alternate([ours, theirs], repeats)
+            t_ours, t_theirs, *t_base = measure.alternate([ours, theirs] + _on(baseline, ours), repeats)
             out["infer"].append(dict(cell=cell, config=label, ours=t_ours, torch=t_theirs,
-                                     flops=cases.flops(cell, B, T, I, H, I, L, D, backward=False)))
+                                     flops=cases.flops(cell, B, T, I, H, I, L, D, backward=False),
+                                     base=t_base[0] if t_base else None))
         for H in gen_h:
             m = cases.Model(cell, GEN_V, H, GEN_V)
             ours, seq, step = cases.generation(m)
@@ -88,6 +91,18 @@ def run(quick):
             _log(f"generate {cell} H={H}: rnnlab {t_ours * 1e6:.1f} us, torch {min(t_seq, t_cell) * 1e6:.1f} us")
     out["load_after"] = os.getloadavg()[0]
     return out
+
+
+def _on(backend, fn):
+    """[fn run with the engine backend ``backend``], or [] when there is no baseline to time."""
+    if backend is None:
+        return []
+    from rnnlab import engine
+
+    def run():
+        with engine.use_backend(backend):
+            return fn()
+    return [run]
 
 
 def _versions():
@@ -140,6 +155,7 @@ def _render_one(r):
     env = ", ".join(f"{k}={v}" if v is not None else f"{k} unset" for k, v in r["env"].items())
     b = r["blas"]
     peak = r["gemm_peak"]
+    base_head = f" torch/rnnlab, backend {r['baseline']} |" if r.get("baseline") else ""
     lines = ["", f"## {env}", "",
              f"BLAS: {b['internal_api']} {b['version']}, kernel `{b['architecture']}`, {b['num_threads']} threads; "
              f"float32 GEMM peak measured in this run: {peak:.0f} GFLOP/s" + (" (quick run)" if r["quick"] else "")
@@ -149,8 +165,9 @@ def _render_one(r):
              "Ceiling: the ratio rnnlab would reach if every one of its matrix products ran at this run's "
              "GEMM peak and nothing else took time (torch ms / (FLOPs / peak)); a target above it cannot "
              "be met with this BLAS kernel.", "",
-             "| cell | (B,T,I,H) | rnnlab ms | torch ms | torch/rnnlab | target | ceiling | rnnlab GFLOP/s | % of GEMM peak | step peak memory / must-keep | layer alone |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| cell | (B,T,I,H) | rnnlab ms | torch ms | torch/rnnlab | target | ceiling | rnnlab GFLOP/s | % of GEMM peak | step peak memory / must-keep | layer alone |"
+             + base_head,
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * bool(base_head)]
     for e in r["train"]:
         ratio = e["torch"] / e["ours"]
         target = TARGET[e["cell"]]
@@ -160,12 +177,13 @@ def _render_one(r):
         lines.append(f"| {e['cell']} | {e['config']} | {e['ours'] * 1e3:.2f} | {e['torch'] * 1e3:.2f} | "
                      f"{ratio:.2f} | >= {target} {mark} | {ceiling:.2f} | {gf:.0f} | {100 * gf / peak:.0f}% | "
                      f"{e['peak_bytes'] / 2**20:.1f} / {e['keep_bytes'] / 2**20:.1f} MiB = {e['peak_bytes'] / e['keep_bytes']:.2f}x | "
-                     f"{e['layer_ratio']:.2f}x |")
+                     f"{e['layer_ratio']:.2f}x |" + _base_cell(e))
     lines += ["", "### Inference forward (layer + head)", "",
-              "| cell | (B,T,I,H) | rnnlab ms | torch ms | torch/rnnlab | rnnlab GFLOP/s |", "|---|---|---:|---:|---:|---:|"]
+              "| cell | (B,T,I,H) | rnnlab ms | torch ms | torch/rnnlab | rnnlab GFLOP/s |" + base_head,
+              "|---|---|---:|---:|---:|---:|" + "---:|" * bool(base_head)]
     for e in r["infer"]:
         lines.append(f"| {e['cell']} | {e['config']} | {e['ours'] * 1e3:.3f} | {e['torch'] * 1e3:.3f} | "
-                     f"{e['torch'] / e['ours']:.2f} | {e['flops'] / e['ours'] / 1e9:.0f} |")
+                     f"{e['torch'] / e['ours']:.2f} | {e['flops'] / e['ours'] / 1e9:.0f} |" + _base_cell(e))
     lines += ["", "### Generation, one token (B=1, one-hot input, step + head + greedy pick)", "",
               "| cell | V, H | rnnlab us/token | torch us/token | torch/rnnlab (target >= 3) | rnnlab tokens/s | torch tokens/s |",
               "|---|---|---:|---:|---:|---:|---:|"]
@@ -176,19 +194,26 @@ def _render_one(r):
     return lines
 
 
+def _base_cell(e):
+    """The baseline backend's torch/rnnlab ratio, timed in the same rounds, as a table cell."""
+    return "" if e.get("base") is None else f" {e['torch'] / e['base']:.2f} |"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a subset with fewer repeats (< 1 minute)")
     ap.add_argument("--write", metavar="PATH", help="run with the OpenBLAS variables as set and unset; write the tables")
+    ap.add_argument("--baseline", metavar="BACKEND", help="also time this engine backend (e.g. numba), in the same rounds")
     ap.add_argument("--json", metavar="PATH", help=argparse.SUPPRESS)   # one environment's results, for --write
     args = ap.parse_args(argv)
-    command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + (f" --write {args.write}" if args.write else "")
+    command = ("python benchmarks/run.py" + (" --quick" if args.quick else "") + (f" --write {args.write}" if args.write else "")
+               + (f" --baseline {args.baseline}" if args.baseline else ""))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(run(args.quick), f)
+            json.dump(run(args.quick, args.baseline), f)
         return
     if not args.write:
-        print(render([run(args.quick)], command))
+        print(render([run(args.quick, args.baseline)], command))
         return
     envs = [dict(os.environ)]
     if any(v in os.environ for v in OPENBLAS_VARS):
@@ -197,7 +222,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         for k, env in enumerate(envs):
             path = os.path.join(tmp, f"{k}.json")
-            cmd = [sys.executable, os.path.abspath(__file__), "--json", path] + (["--quick"] if args.quick else [])
+            cmd = ([sys.executable, os.path.abspath(__file__), "--json", path] + (["--quick"] if args.quick else [])
+                   + (["--baseline", args.baseline] if args.baseline else []))
             subprocess.run(cmd, env=env, check=True)
             with open(path) as f:
                 results.append(json.load(f))

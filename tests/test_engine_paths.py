@@ -1,5 +1,5 @@
-"""The engine's two backends ("numpy" ufunc chains and "numba" fused kernels) agree,
-and ``step`` equals one step of ``forward``, for every cell, dtype and mask setting."""
+"""The engine's backends ("numpy" ufunc chains, "numba" fused kernels, "numba_loops" compiled
+time loops) agree, and ``step`` equals one step of ``forward``, for every cell, dtype and mask setting."""
 import itertools
 
 import numpy as np
@@ -9,12 +9,18 @@ from rnnlab import engine
 
 from conftest import assert_close
 
-try:
-    import numba  # noqa: F401
-    HAS_NUMBA = True
-except ImportError:
-    HAS_NUMBA = False
-AVAILABLE = [b for b in engine.BACKENDS if b != "numba" or HAS_NUMBA]
+
+
+def _available(name):
+    try:
+        with engine.use_backend(name):
+            return True
+    except ImportError:
+        return False
+
+
+AVAILABLE = [b for b in engine.BACKENDS if _available(b)]
+COMPILED = [b for b in AVAILABLE if b != "numpy"]
 
 CELLS = {"rnn": (engine.rnn, 1, {}), "rnn_relu": (engine.rnn, 1, {"nonlinearity": "relu"}),
          "lstm": (engine.lstm, 4, {}), "gru": (engine.gru, 3, {})}
@@ -51,17 +57,18 @@ def flat(name, v):
     return [(f"{name}[{i}]", a) for i, a in enumerate(v)] if isinstance(v, tuple) else [(name, v)]
 
 
-@pytest.mark.skipif(not HAS_NUMBA, reason="the numba backend needs numba (pip install rnnlab[fast])")
+@pytest.mark.skipif(not COMPILED, reason="the compiled backends need numba (pip install rnnlab[fast])")
+@pytest.mark.parametrize("backend", COMPILED)
 @pytest.mark.parametrize("kind,dtype,masked,reverse",
                          list(itertools.product(CELLS, [np.float32, np.float64], [False, True], [False, True])))
-def test_numpy_and_numba_agree(kind, dtype, masked, reverse):
+def test_numpy_and_compiled_backends_agree(kind, dtype, masked, reverse, backend):
     mod, kw, params, x, state0, mask, dy, dstate = make(kind, dtype, masked=masked)
     if reverse:            # the layer runs a backward direction on reversed views
         x, dy = x[::-1], dy[::-1]
         mask = None if mask is None else mask[::-1]
     with engine.use_backend("numpy"):
         want = run_both_ways(mod, kw, params, x, state0, mask, dy, dstate)
-    with engine.use_backend("numba"):
+    with engine.use_backend(backend):
         got = run_both_ways(mod, kw, params, x, state0, mask, dy, dstate)
     for name in want:
         for (n, g), (_, w) in zip(flat(name, got[name]), flat(name, want[name])):

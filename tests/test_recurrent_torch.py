@@ -63,7 +63,15 @@ def torch_run(ref, x, state, lengths, dy, dstate, kind):
 CASES = list(itertools.product(["rnn", "rnn_relu", "lstm", "gru"], [1, 2, 3], [False, True], [False, True], [False, True]))
 
 
-BACKENDS = ["numpy"] + (["numba"] if __import__("importlib").util.find_spec("numba") else [])
+def _available(name):
+    try:
+        with use_backend(name):
+            return True
+    except ImportError:
+        return False
+
+
+BACKENDS = [b for b in ("numpy", "numba", "numba_loops") if _available(b)]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

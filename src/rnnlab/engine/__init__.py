@@ -16,8 +16,10 @@ params: dict with keys W_ih, W_hh, b_ih, b_hh (PyTorch layouts, gates stacked
 along the first axis). grads: the same keys.
 
 The elementwise work between the matrix products runs on a selectable backend:
-``set_backend("numba")`` (fused compiled kernels, the default when numba is
-installed) or ``set_backend("numpy")``; see ``_backend``.
+``set_backend("numba_loops")`` (the default when numba is installed: fused compiled
+kernels, and each direction's time loop compiled with its per-step BLAS products),
+``set_backend("numba")`` (the same kernels, called from a Python loop per step) or
+``set_backend("numpy")``; see ``_backend``.
 """
 from . import gru, lstm, rnn
 from ._backend import BACKENDS, get_backend, set_backend, use_backend

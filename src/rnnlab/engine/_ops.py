@@ -14,6 +14,11 @@ CHUNK_ROWS = 256
 FLIP = {"min_batch": 16, "max_batch": 32, "min_size": 256}
 
 
+def flipped(B, W):
+    """Whether a per-step product of B rows with W (either side) runs in its transposed form."""
+    return FLIP["min_batch"] <= B <= FLIP["max_batch"] and min(W.shape) >= FLIP["min_size"]
+
+
 class StepProduct:
     """out (B, N) = a (B, K) @ W.T (``transpose=True``) or a @ W, for one step's rows a.
 
@@ -24,7 +29,7 @@ class StepProduct:
     def __init__(self, W, B, transpose):
         M = W.T if transpose else W                                  # (K, N) view
         K, N = M.shape
-        self.flip = FLIP["min_batch"] <= B <= FLIP["max_batch"] and min(K, N) >= FLIP["min_size"]
+        self.flip = flipped(B, W)
         if self.flip:
             self.left = np.ascontiguousarray(M.T)                    # (N, K): out.T = left @ a.T
             self.tmp = np.empty((N, B), dtype=W.dtype)

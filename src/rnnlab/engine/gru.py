@@ -17,7 +17,7 @@ The cache keeps the gate values [r, z, n] (T, B, 3H), gh_n (T, B, H) and h (T+1,
 """
 import numpy as np
 
-from ._backend import kernels
+from ._backend import kernels, loops
 from ._ops import InputGrad, StepProduct, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask
 
 GATES = 3
@@ -36,10 +36,15 @@ def forward(x, h0, params, mask=None):
     hs = np.empty((T + 1, B, H), dtype=x.dtype)
     hs[0] = h0
     gh = np.empty((B, GATES * H), dtype=x.dtype)
-    empty = no_mask(x.dtype)
-    for t in range(T):
-        hh(hs[t], gh)
-        K.gru_fwd(Gi[t], gh, b_hh, hs[t], step_mask(mask, t, empty), ghn[t], hs[t + 1])
+    if loops(K):                                   # the whole loop in one compiled call
+        rev = Gi.strides[0] < 0
+        K.gru_fwd_loop(*K.product_form(hh, x.dtype), K.weight(b_hh, x.dtype), Gi[::-1] if rev else Gi, rev, gh, ghn,
+                       hs, K.masks_2d(mask, T, x.dtype))
+    else:
+        empty = no_mask(x.dtype)
+        for t in range(T):
+            hh(hs[t], gh)
+            K.gru_fwd(Gi[t], gh, b_hh, hs[t], step_mask(mask, t, empty), ghn[t], hs[t + 1])
     y = hs[1:] if mask is None else hs[1:] * mask
     cache = (x, hs, Gi, ghn, mask, params)
     return y, hs[T], cache
@@ -57,18 +62,24 @@ def backward(dy, dhT, cache, need_dx=True):
     dGi = np.empty((n_max, B, GATES * H), dtype=dtype)   # gradient of W_ih x + b_ih, one chunk
     dGh = np.empty((n_max, B, GATES * H), dtype=dtype)   # gradient of W_hh h + b_hh, one chunk
     dy_chunk = dy_chunks(dy, n_max, dtype)
-    dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype)
+    dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype, order="C")
     carry = np.zeros((B, H), dtype=dtype)          # dh * z, the part of dh_next that skips W_hh
     grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype, separate_bias=True)
     dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
+    if loops(K):
+        rev = Gi.strides[0] < 0
+        form, Gm, masks = K.product_form(hh, dtype), (Gi[::-1] if rev else Gi), K.masks_2d(mask, T, dtype)
     for t0, t1 in blocks:
         dyc = dy_chunk(t0, t1)
-        for t in reversed(range(t0, t1)):
-            dgh = dGh[t - t0]
-            K.gru_bwd(dhg, carry, dyc[t - t0], Gi[t], ghn[t], hs[t], step_mask(mask, t, empty),
-                      dGi[t - t0], dgh)
-            hh(dgh, dhg)
+        if loops(K):                               # the chunk's steps in one compiled call
+            K.gru_bwd_loop(*form, dhg, carry, dyc, Gm, rev, ghn, hs, masks, dGi, dGh, t0, t1)
+        else:
+            for t in reversed(range(t0, t1)):
+                dgh = dGh[t - t0]
+                K.gru_bwd(dhg, carry, dyc[t - t0], Gi[t], ghn[t], hs[t], step_mask(mask, t, empty),
+                          dGi[t - t0], dgh)
+                hh(dgh, dhg)
         grads.add(dGi[: t1 - t0], x[t0:t1], dGh[: t1 - t0], hs[t0:t1])
         if dx is not None:
             dx.add(dGi[: t1 - t0], W_ih, t0)

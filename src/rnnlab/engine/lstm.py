@@ -24,7 +24,7 @@ are one product per chunk of steps. h stays (T+1, B, H): it is the output.
 """
 import numpy as np
 
-from ._backend import kernels
+from ._backend import kernels, loops
 from ._ops import (InputGrad, StepProduct, WeightGrads, chunks, dy_chunks, input_projection, input_projection_fm,
                    no_mask, product, step_mask)
 
@@ -48,10 +48,14 @@ def forward(x, state0, params, mask=None):
     cs = np.empty((T + 1, B, H), dtype=x.dtype)    # cs[t+1] = c after step t
     hs[0], cs[0] = h0, c0
     gh = np.empty((B, GATES * H), dtype=x.dtype)   # W_hh h_{t-1}
-    empty = no_mask(x.dtype)
-    for t in range(T):
-        hh(hs[t], gh)
-        K.lstm_fwd(G[t], gh, cs[t], hs[t], step_mask(mask, t, empty), cs[t + 1], hs[t + 1])
+    if loops(K):                                   # the whole loop in one compiled call
+        rev = G.strides[0] < 0
+        K.lstm_fwd_loop(*K.product_form(hh, x.dtype), G[::-1] if rev else G, rev, gh, cs, hs, K.masks_2d(mask, T, x.dtype))
+    else:
+        empty = no_mask(x.dtype)
+        for t in range(T):
+            hh(hs[t], gh)
+            K.lstm_fwd(G[t], gh, cs[t], hs[t], step_mask(mask, t, empty), cs[t + 1], hs[t + 1])
     y = hs[1:] if mask is None else hs[1:] * mask
     cache = (x, hs, cs, G, mask, params)
     return y, (hs[T], cs[T]), cache
@@ -74,18 +78,24 @@ def backward(dy, dstateT, cache, need_dx=True):
         dhg = np.zeros((B, H), dtype=dtype)        # da_{t+1} W_hh, the dh arriving from step t+1
         dc = np.zeros((B, H), dtype=dtype)
     else:
-        dhg = np.array(dstateT[0], dtype=dtype)
-        dc = np.array(dstateT[1], dtype=dtype)
+        dhg = np.array(dstateT[0], dtype=dtype, order="C")
+        dc = np.array(dstateT[1], dtype=dtype, order="C")
     carry = np.zeros((B, H), dtype=dtype)          # dh passed unchanged through padded steps
     grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype)
     dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
+    if loops(K):
+        rev = G.strides[0] < 0
+        form, Gm, masks = K.product_form(hh, dtype), (G[::-1] if rev else G), K.masks_2d(mask, T, dtype)
     for t0, t1 in blocks:
         dyc = dy_chunk(t0, t1)
-        for t in reversed(range(t0, t1)):
-            da = dA[t - t0]
-            K.lstm_bwd(dhg, carry, dyc[t - t0], dc, G[t], cs[t + 1], cs[t], step_mask(mask, t, empty), da)
-            hh(da, dhg)
+        if loops(K):                               # the chunk's steps in one compiled call
+            K.lstm_bwd_loop(*form, dhg, carry, dyc, dc, Gm, rev, cs, masks, dA, t0, t1)
+        else:
+            for t in reversed(range(t0, t1)):
+                da = dA[t - t0]
+                K.lstm_bwd(dhg, carry, dyc[t - t0], dc, G[t], cs[t + 1], cs[t], step_mask(mask, t, empty), da)
+                hh(da, dhg)
         grads.add(dA[: t1 - t0], x[t0:t1], dA[: t1 - t0], hs[t0:t1])
         if dx is not None:
             dx.add(dA[: t1 - t0], W_ih, t0)
@@ -106,10 +116,13 @@ def _forward_fm(x, state0, params, mask):
     hs[0], cs[:, 0] = h0, c0.T
     gh = np.empty((GATES * H, B), dtype=x.dtype)   # W_hh h_{t-1}^T
     hT = np.empty((H, B), dtype=x.dtype)
-    empty = no_mask(x.dtype)
-    for t in range(T):
-        product(W_hh, hs[t].T, gh)
-        K.lstm_fwd_fm(G, col(t), gh, cs, hs, hT, step_mask(mask, t, empty), t)
+    if loops(K):                                   # the whole loop in one compiled call
+        K.lstm_fwd_fm_loop(K.weight(W_hh, x.dtype), G, x.strides[0] < 0, gh, cs, hs, hT, K.masks_2d(mask, T, x.dtype))
+    else:
+        empty = no_mask(x.dtype)
+        for t in range(T):
+            product(W_hh, hs[t].T, gh)
+            K.lstm_fwd_fm(G, col(t), gh, cs, hs, hT, step_mask(mask, t, empty), t)
     y = hs[1:] if mask is None else hs[1:] * mask
     cache = ("fm", x, hs, cs, G, mask, params, col)
     return y, (hs[T], np.ascontiguousarray(cs[:, T].T)), cache
@@ -123,23 +136,27 @@ def _backward_fm(dy, dstateT, cache, need_dx):
     dtype = hs.dtype
     blocks, n_max = chunks(T, B)
     dA = np.empty((GATES * H, n_max, B), dtype=dtype)  # gate gradients of one chunk of steps
-    W_hhT = np.ascontiguousarray(W_hh.T)           # (H, 4H)
     dy = np.asarray(dy, dtype=dtype)
     if dstateT is None:
         dhg = np.zeros((H, B), dtype=dtype)        # W_hh^T da_{t+1}, the dh arriving from step t+1
         dc = np.zeros((H, B), dtype=dtype)
     else:
-        dhg = np.array(np.asarray(dstateT[0]).T, dtype=dtype)
-        dc = np.array(np.asarray(dstateT[1]).T, dtype=dtype)
+        dhg = np.array(np.asarray(dstateT[0]).T, dtype=dtype, order="C")
+        dc = np.array(np.asarray(dstateT[1]).T, dtype=dtype, order="C")
     carry = np.zeros((H, B), dtype=dtype)          # dh passed unchanged through padded steps
     grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype)
     dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None
     empty = no_mask(dtype)
+    W_hhT = np.ascontiguousarray(W_hh.T, dtype=dtype)   # (H, 4H)
+    masks = K.masks_2d(mask, T, dtype) if loops(K) else None
     for t0, t1 in blocks:
         n = t1 - t0
-        for t in reversed(range(t0, t1)):
-            K.lstm_bwd_fm(dhg, carry, dy, t, dc, G, col(t), cs, step_mask(mask, t, empty), dA, t - t0)
-            product(W_hhT, dA[:, t - t0], dhg)
+        if loops(K):                               # the chunk's steps in one compiled call
+            K.lstm_bwd_fm_loop(W_hhT, dhg, carry, dy, dc, G, x.strides[0] < 0, cs, masks, dA, t0, t1)
+        else:
+            for t in reversed(range(t0, t1)):
+                K.lstm_bwd_fm(dhg, carry, dy, t, dc, G, col(t), cs, step_mask(mask, t, empty), dA, t - t0)
+                product(W_hhT, dA[:, t - t0], dhg)
         dA2 = dA[:, :n].reshape(GATES * H, n * B)
         grads.add_fm(dA2, x[t0:t1], dA2, hs[t0:t1])
         if dx is not None:

@@ -20,7 +20,7 @@ Both derivatives are functions of h_t, so the cache keeps only the states (T+1, 
 """
 import numpy as np
 
-from ._backend import kernels
+from ._backend import kernels, loops
 from ._ops import InputGrad, StepProduct, WeightGrads, chunks, dy_chunks, input_projection, no_mask, step_mask
 
 GATES = 1
@@ -39,10 +39,15 @@ def forward(x, h0, params, mask=None, nonlinearity="tanh"):
     A = input_projection(x, Wxh, _sum_bias(params), out=hs[1:])
     hh = StepProduct(Whh, B, transpose=True)     # h @ Whh^T
     gh = np.empty((B, H), dtype=x.dtype)
-    empty = no_mask(x.dtype)
-    for t in range(T):
-        hh(hs[t], gh)
-        K.rnn_fwd(A[t], gh, hs[t], step_mask(mask, t, empty), hs[t + 1], relu)
+    if loops(K):                                   # the whole loop in one compiled call
+        rev = A.strides[0] < 0
+        K.rnn_fwd_loop(*K.product_form(hh, x.dtype), A[::-1] if rev else A, rev, gh, hs, K.masks_2d(mask, T, x.dtype),
+                       relu)
+    else:
+        empty = no_mask(x.dtype)
+        for t in range(T):
+            hh(hs[t], gh)
+            K.rnn_fwd(A[t], gh, hs[t], step_mask(mask, t, empty), hs[t + 1], relu)
     y = hs[1:] if mask is None else hs[1:] * mask
     cache = (x, hs, mask, relu, params)
     return y, hs[T], cache
@@ -59,17 +64,22 @@ def backward(dy, dhT, cache, need_dx=True):
     dA = np.empty((n_max, B, H), dtype=dtype)
     hh = StepProduct(Whh, B, transpose=False)    # da @ Whh
     dy_chunk = dy_chunks(dy, n_max, dtype)
-    dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype)
+    dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype, order="C")
     carry = np.zeros((B, H), dtype=dtype)          # dh passed unchanged through padded steps
     grads = WeightGrads(Wxh, Whh, params.get("b_ih") is not None, dtype)
     dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
+    if loops(K):
+        form, masks = K.product_form(hh, dtype), K.masks_2d(mask, T, dtype)
     for t0, t1 in blocks:
         dyc = dy_chunk(t0, t1)
-        for t in reversed(range(t0, t1)):
-            da = dA[t - t0]
-            K.rnn_bwd(dhg, carry, dyc[t - t0], hs[t + 1], step_mask(mask, t, empty), da, relu)
-            hh(da, dhg)
+        if loops(K):                               # the chunk's steps in one compiled call
+            K.rnn_bwd_loop(*form, dhg, carry, dyc, hs, masks, dA, t0, t1, relu)
+        else:
+            for t in reversed(range(t0, t1)):
+                da = dA[t - t0]
+                K.rnn_bwd(dhg, carry, dyc[t - t0], hs[t + 1], step_mask(mask, t, empty), da, relu)
+                hh(da, dhg)
         grads.add(dA[: t1 - t0], x[t0:t1], dA[: t1 - t0], hs[t0:t1])
         if dx is not None:
             dx.add(dA[: t1 - t0], Wxh, t0)
