@@ -161,7 +161,7 @@ def init_embeddings(model, vocab, token_lists, s):
 
 # ---------------------------------------------------------------------- command line
 DEFAULTS = {"data": "rotten_tomatoes", "cell": "lstm", "embed": 100, "hidden": 128, "layers": 1,
-            "bidirectional": False, "dropout": 0.3, "batch": 32, "epochs": 10, "lr": 2e-3, "pooling": "last",
+            "bidirectional": False, "dropout": 0.3, "batch": 8, "epochs": 10, "lr": 2e-3, "pooling": "last",
             "pretrained": "none", "freeze_embeddings": False}
 
 
