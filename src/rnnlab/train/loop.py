@@ -185,7 +185,7 @@ class Trainer:
                 st["loss_sum"] += float(loss)
                 st["loss_count"] += 1
                 tokens += n_tok
-                st["epoch_tokens"] = st.get("epoch_tokens", 0) + int(n_tok)
+                st["epoch_tokens"] += int(n_tok)
                 st["step_in_epoch"] = i + 1
                 st["global_step"] += 1
                 st["elapsed"] = time.monotonic() - t_start
@@ -205,7 +205,7 @@ class Trainer:
             train_loss = st["loss_sum"] / st["loss_count"] if st["loss_count"] else None
             metrics.update(epoch=st["epoch"] + 1, step=st["global_step"], train_loss=train_loss,
                            lr=self.opt.lr, elapsed=round(st["elapsed"], 2), partial_epoch=out_of_time,
-                           tokens=st.get("epoch_tokens", 0))
+                           tokens=st["epoch_tokens"])
             self._end_epoch(metrics)
             if out_of_time:
                 st["stopped"], st["stop_reason"] = True, "time"
