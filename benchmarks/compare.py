@@ -28,6 +28,8 @@ The reference models:
     seq2seq nn.Embedding(S, 64) -> bidirectional nn.LSTM(64, 256) encoder, its final states through
             Linear + tanh into an nn.LSTM(64, 256) decoder, Luong "general" attention, tanh(W[c; h]),
             nn.Linear(256, V); greedy decoding
+    classify nn.Embedding(V, 100) -> nn.LSTM(100, 128) over the packed snippet -> last hidden state
+            -> nn.Dropout(0.3) -> nn.Linear(128, K); batch 32
 """
 import argparse
 import json
@@ -50,13 +52,19 @@ ROWS = [
     ("charlm", "code 0.9 MB", "code.txt", 120),
     ("charlm", "Shakespeare 1 MB", "shakespeare_1mb.txt", 120),
     ("tag", "WNUT-16 450 sentences", "wnut16_450.conll", 90),
+    ("tag", "WNUT-16 2,394 tweets", "wnut16", 90),
     ("seq2seq", "CMUdict 20k pairs", "cmudict_20k.tsv", 90),
+    ("seq2seq", "CMUdict 2k pairs", "cmudict_2k.tsv", 90),
+    ("classify", "Rotten Tomatoes 400 snippets", "rt_400.csv", 90),
+    ("classify", "Rotten Tomatoes 12.7k snippets", "rotten_tomatoes", 90),
 ]
-METRIC = {"charlm": ("test_bpc", "min"), "tag": ("f1", "max"), "seq2seq": ("test_wer", "min")}
+METRIC = {"charlm": ("test_bpc", "min"), "tag": ("f1", "max"), "seq2seq": ("test_wer", "min"),
+          "classify": ("accuracy", "max")}
 REFERENCE = {
     "charlm": {"embed": 64, "hidden": 256, "layers": 2, "dropout": 0.25, "lr": 2e-3, "batch": 32, "bptt": 64},
     "tag": {"embed": 100, "hidden": 128, "dropout": 0.5, "lr": 2e-3, "batch": 32},
     "seq2seq": {"embed": 64, "hidden": 256, "lr": 2e-3, "batch": 64},
+    "classify": {"embed": 100, "hidden": 128, "dropout": 0.3, "lr": 2e-3, "batch": 32},
 }
 
 
@@ -77,7 +85,7 @@ class CharRNN:
         import torch
         from torch import nn
 
-        torch.manual_seed(0)
+        torch.manual_seed(c.get("seed", 0))
         self.torch = torch
         self.net = nn.ModuleDict({
             "embed": nn.Embedding(vocab_size, c["embed"]),
@@ -106,7 +114,7 @@ class BiLSTMTagger:
         import torch
         from torch import nn
 
-        torch.manual_seed(0)
+        torch.manual_seed(c.get("seed", 0))
         self.torch = torch
         self.net = nn.ModuleDict({
             "embed": nn.Embedding(vocab_size, c["embed"], padding_idx=0),
@@ -138,7 +146,7 @@ class AttentionSeq2Seq:
         import torch
         from torch import nn
 
-        torch.manual_seed(0)
+        torch.manual_seed(c.get("seed", 0))
         self.torch, H = torch, c["hidden"]
         self.net = nn.ModuleDict({
             "src_embed": nn.Embedding(src_vocab, c["embed"], padding_idx=0),
@@ -202,11 +210,44 @@ class AttentionSeq2Seq:
         return ids, [None] * len(ids)
 
 
-def torch_charlm(data, budget, cell="lstm"):
+class LSTMClassifier:
+    """The classify reference, and the ``predict_proba(ids, lengths)`` rnnlab's score() reads."""
+
+    def __init__(self, vocab_size, num_classes, c):
+        import types
+
+        import torch
+        from torch import nn
+
+        torch.manual_seed(c.get("seed", 0))
+        self.torch = torch
+        self.config = types.SimpleNamespace(num_classes=num_classes)
+        self.net = nn.ModuleDict({
+            "embed": nn.Embedding(vocab_size, c["embed"], padding_idx=0),
+            "lstm": nn.LSTM(c["embed"], c["hidden"], batch_first=True),
+            "drop": nn.Dropout(c["dropout"]),
+            "out": nn.Linear(c["hidden"], num_classes)})
+
+    def logits(self, ids, lengths):
+        from torch.nn.utils.rnn import pack_padded_sequence
+
+        torch = self.torch
+        packed = pack_padded_sequence(self.net["embed"](torch.from_numpy(ids)), torch.as_tensor(lengths),
+                                      batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.net["lstm"](packed)
+        return self.net["out"](self.net["drop"](h[-1]))
+
+    def predict_proba(self, ids, lengths):
+        self.net.eval()
+        with self.torch.no_grad():
+            return self.logits(ids, lengths).softmax(-1).double().numpy()
+
+
+def torch_charlm(data, budget, cell="lstm", seed=0):
     import torch
 
-    c = {**REFERENCE["charlm"], "cell": cell}
-    mod, s = task_settings("charlm", data, {k: c[k] for k in ("batch", "bptt")})
+    c = {**REFERENCE["charlm"], "cell": cell, "seed": seed}
+    mod, s = task_settings("charlm", data, {"batch": c["batch"], "bptt": c["bptt"], "seed": seed})
     task = mod.build(s)
     model = CharRNN(len(task.vocab), c)
 
@@ -228,11 +269,11 @@ def torch_charlm(data, budget, cell="lstm"):
                carry=True)
 
 
-def torch_tag(data, budget):
+def torch_tag(data, budget, seed=0):
     import torch
 
-    c = REFERENCE["tag"]
-    mod, s = task_settings("tag", data, {"batch": c["batch"]})
+    c = {**REFERENCE["tag"], "seed": seed}
+    mod, s = task_settings("tag", data, {"batch": c["batch"], "seed": seed})
     task = mod.build(s)
     from rnnlab.models.tagger import make_batch
 
@@ -254,9 +295,9 @@ def torch_tag(data, budget):
     return fit(model.net, task.train_batches, step, validate, "max", test, c["lr"], s["lr_schedule"], budget)
 
 
-def torch_seq2seq(data, budget):
-    c = REFERENCE["seq2seq"]
-    mod, s = task_settings("seq2seq", data, {"batch": c["batch"]})
+def torch_seq2seq(data, budget, seed=0):
+    c = {**REFERENCE["seq2seq"], "seed": seed}
+    mod, s = task_settings("seq2seq", data, {"batch": c["batch"], "seed": seed})
     task = mod.build(s)
     model = AttentionSeq2Seq(len(task.codec.src_vocab), len(task.codec.tgt_vocab), c)
     from rnnlab.data.splits import pad_batch
@@ -310,14 +351,39 @@ def fit(net, batches_of, step, validate, mode, test, lr, schedule, budget, carry
     return {**test(), "val": best, "steps": steps, "epochs": epoch, "train_seconds": round(seconds, 2)}
 
 
-TORCH_RUNS = {"charlm": torch_charlm, "tag": torch_tag, "seq2seq": torch_seq2seq}
+def torch_classify(data, budget, seed=0):
+    import torch
+
+    c = {**REFERENCE["classify"], "seed": seed}
+    mod, s = task_settings("classify", data, {"batch": c["batch"], "seed": seed})
+    task = mod.build(s)
+    from rnnlab.data.splits import pad_batch
+
+    model = LSTMClassifier(len(task.vocab), len(task.labels), c)
+    ids, labels = task.splits["train"]
+
+    def step(idx, state):
+        x, lengths = pad_batch([ids[i] for i in idx])
+        return torch.nn.functional.cross_entropy(model.logits(x, lengths), torch.from_numpy(labels[idx])), None
+
+    def validate():
+        return mod.score(model, *task.splits["val"], len(task.labels))["accuracy"]
+
+    def test():
+        return mod.score(model, *task.splits["test"], len(task.labels))
+
+    return fit(model.net, task.train_batches, step, validate, "max", test, c["lr"], s["lr_schedule"], budget)
+
+
+TORCH_RUNS = {"charlm": torch_charlm, "tag": torch_tag, "seq2seq": torch_seq2seq, "classify": torch_classify}
 
 
 # ---------------------------------------------------------------------- running and the table
-def run_rnnlab(task, data, budget, out):
+def run_rnnlab(task, data, budget, out, seed=0):
     cmd = [sys.executable, CPU_CLOCK, "--threads", "1", "train", task, "--data", data,
-           "--epochs", "100000", "--max-time", str(budget), "--quiet", "--out", out]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_one_thread())
+           "--epochs", "100000", "--max-time", str(budget), "--quiet", "--out", out] + \
+          (["--seed", str(seed)] if seed else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_one_thread(OPENBLAS_DEFAULT))
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
     final = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -358,9 +424,9 @@ def reuse_sweep_run(folder):
     return {**final, "steps": last["step"], "epochs": last["epoch"], "settings": settings, "sweep_run": folder}
 
 
-def run_torch(task, data, budget, side):
+def run_torch(task, data, budget, side, seed=0):
     """In a fresh process on one thread: the reference model's result dict (side pytorch-gru: a GRU)."""
-    extra = ", cell='gru'" if side == "pytorch-gru" else ""
+    extra = (", cell='gru'" if side == "pytorch-gru" else "") + f", seed={seed}"
     code = (f"import sys, json; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
             f"import torch; torch.set_num_threads(1); import compare; "
             f"print(json.dumps(compare.TORCH_RUNS[{task!r}]({data!r}, {budget!r}{extra})))")
@@ -371,68 +437,123 @@ def run_torch(task, data, budget, side):
             "cell": "gru" if side == "pytorch-gru" else "lstm"}
 
 
-def _one_thread():
-    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# --openblas-default: run rnnlab as on a machine that does not set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+# (OpenBLAS then picks its kernels for the CPU it finds); PyTorch does not use OpenBLAS either way
+OPENBLAS_DEFAULT = False
+OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def _one_thread(openblas_default=False):
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    for name in OPENBLAS_VARIABLES if openblas_default else ():
+        env.pop(name, None)
+    return env
+
+
+def blas_kernel(openblas_default=False):
+    """The OpenBLAS kernel NumPy runs with in rnnlab's processes (threadpoolctl's 'architecture')."""
+    code = ("import numpy, threadpoolctl; print(','.join(i.get('architecture') or '?' for i in "
+            "threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=_one_thread(openblas_default))
+    return proc.stdout.strip() or "unknown"
 
 
 def row_dir(results, task, label):
     return os.path.join(results, task + "_" + "".join(c if c.isalnum() else "_" for c in label))
 
 
-def run_rows(tasks, results, files, sides, sweep_results):
+def result_file(folder, side, seed):
+    return os.path.join(folder, f"{side}.json" if seed == 0 else f"{side}-seed{seed}.json")
+
+
+def run_rows(tasks, results, files, sides, sweep_results, seeds=(0,), labels=None):
     for task, label, data, budget in ROWS:
-        if task not in tasks:
+        if task not in tasks or (labels and not any(x in label for x in labels)):
             continue
         folder = row_dir(results, task, label)
         os.makedirs(folder, exist_ok=True)
-        for side in sides:
-            if side == "pytorch-gru" and task != "charlm":
-                continue
-            path = os.path.join(folder, f"{side}.json")
-            if os.path.exists(path):
-                continue
-            print(f"{task} | {label} | {side} ...", flush=True)
-            t0 = time.monotonic()
-            d = files.get(data, data)
-            if side.startswith("pytorch"):
-                rec = run_torch(task, d, budget, side)
-            else:
-                same = sweep_results and sweep_run_with(default_settings(task, d, budget), sweep_results)
-                rec = reuse_sweep_run(same) if same else run_rnnlab(task, d, budget, os.path.join(folder, "rnnlab_run"))
-            rec.update(wall_seconds=round(time.monotonic() - t0, 1), budget=budget, data=data)
-            with open(path + ".tmp", "w") as f:
-                json.dump(rec, f, indent=1, sort_keys=True)
-            os.replace(path + ".tmp", path)
-            print(f"    {METRIC[task][0]} {rec[METRIC[task][0]]:.4f}  steps {rec['steps']}", flush=True)
+        for seed in seeds:
+            for side in sides:
+                if side == "pytorch-gru" and task != "charlm":
+                    continue
+                path = result_file(folder, side, seed)
+                if os.path.exists(path):
+                    continue
+                print(f"{task} | {label} | {side} | seed {seed} ...", flush=True)
+                t0 = time.monotonic()
+                d = files.get(data, data)
+                if side.startswith("pytorch"):
+                    rec = run_torch(task, d, budget, side, seed)
+                else:
+                    same = seed == 0 and sweep_results and sweep_run_with(default_settings(task, d, budget),
+                                                                          sweep_results)
+                    rec = reuse_sweep_run(same) if same else run_rnnlab(
+                        task, d, budget, os.path.join(folder, "rnnlab_run" + (f"-seed{seed}" if seed else "")), seed)
+                rec.update(wall_seconds=round(time.monotonic() - t0, 1), budget=budget, data=data, seed=seed,
+                           load_average=os.getloadavg()[0])
+                if side == "rnnlab":
+                    rec["blas_kernel"] = blas_kernel(OPENBLAS_DEFAULT)
+                with open(path + ".tmp", "w") as f:
+                    json.dump(rec, f, indent=1, sort_keys=True)
+                os.replace(path + ".tmp", path)
+                print(f"    {METRIC[task][0]} {rec[METRIC[task][0]]:.4f}  steps {rec['steps']}", flush=True)
 
 
 REFERENCE_NAMES = {"pytorch": "LSTM", "pytorch-gru": "GRU"}
 
 
+def seed_results(folder, side):
+    """{seed: result} of one side of a row (seed 0 in SIDE.json, others in SIDE-seedN.json)."""
+    import glob
+
+    got = {}
+    for path in glob.glob(os.path.join(folder, f"{side}*.json")):
+        tail = os.path.basename(path)[len(side):-len(".json")]
+        if tail == "" or (tail.startswith("-seed") and tail[5:].isdigit()):
+            with open(path) as f:
+                got[int(tail[5:]) if tail else 0] = json.load(f)
+    return got
+
+
+def _show_values(values):
+    """One seed: its value; several: the mean and each seed's value."""
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{np.mean(values):.3f} ({', '.join(f'{v:.3f}' for v in values)})"
+
+
 def table(results):
+    """The README table; where both sides ran several seeds, each side's mean over the seeds both ran."""
     lines = ["| task | data | budget | held-out metric | rnnlab (defaults) | PyTorch reference | steps rnnlab / PyTorch |",
              "|---|---|---|---|---|---|---|"]
     for task, label, _, budget in ROWS:
-        got = {}
-        for side in ("rnnlab", *REFERENCE_NAMES):
-            path = os.path.join(row_dir(results, task, label), f"{side}.json")
-            if os.path.exists(path):
-                with open(path) as f:
-                    got[side] = json.load(f)
+        folder = row_dir(results, task, label)
+        got = {side: seed_results(folder, side) for side in ("rnnlab", *REFERENCE_NAMES)}
         key, mode = METRIC[task]
         name = {"test_bpc": "test bits/char (lower is better)", "f1": "test entity F1 (higher is better)",
-                "test_wer": "test word error rate (lower is better)"}[key]
-        mine = got.get("rnnlab")
-        for side in [s for s in REFERENCE_NAMES if s in got] or ([None] if mine else []):
-            ref = got.get(side)
-            show = {"rnnlab": f"{mine[key]:.3f}" if mine else "—", "ref": f"{ref[key]:.3f}" if ref else "—"}
-            if mine and ref and mine[key] != ref[key]:
-                better = mine[key] < ref[key] if mode == "min" else mine[key] > ref[key]
-                show["rnnlab" if better else "ref"] = f"**{show['rnnlab' if better else 'ref']}**"
-            cell = mine["settings"].get("cell", "lstm").upper() if mine else ""
+                "test_wer": "test word error rate (lower is better)",
+                "accuracy": "test accuracy (higher is better)"}[key]
+        mine_all = got["rnnlab"]
+        for side in [s for s in REFERENCE_NAMES if got[s]] or ([None] if mine_all else []):
+            ref_all = got[side] if side else {}
+            seeds = sorted(set(mine_all) & set(ref_all)) or sorted(mine_all or ref_all)
+            mine = [mine_all[k] for k in seeds if k in mine_all]
+            ref = [ref_all[k] for k in seeds if k in ref_all]
+            show = {"rnnlab": _show_values([r[key] for r in mine]) if mine else "—",
+                    "ref": _show_values([r[key] for r in ref]) if ref else "—"}
+            if mine and ref:
+                m, r = np.mean([x[key] for x in mine]), np.mean([x[key] for x in ref])
+                if m != r:
+                    better = m < r if mode == "min" else m > r
+                    won = "rnnlab" if better else "ref"
+                    head, _, rest = show[won].partition(" ")
+                    show[won] = f"**{head}**" + (" " + rest if rest else "")
+            cell = mine[0]["settings"].get("cell", "lstm").upper() if mine else ""
             ref_name = f"{show['ref']} ({REFERENCE_NAMES[side]})" if task == "charlm" and ref else show["ref"]
             mine_name = f"{show['rnnlab']} ({cell})" if task == "charlm" and mine else show["rnnlab"]
-            steps = f"{mine['steps'] if mine else '—'} / {ref['steps'] if ref else '—'}"
+            steps = (f"{round(np.mean([x['steps'] for x in mine])) if mine else '—'} / "
+                     f"{round(np.mean([x['steps'] for x in ref])) if ref else '—'}")
             lines.append(f"| {task} | {label} | {budget} CPU s | {name} | {mine_name} | {ref_name} | {steps} |")
     return "\n".join(lines)
 
@@ -446,17 +567,26 @@ def main():
     p.add_argument("--data-dir", default="runs/userdata")
     p.add_argument("--sweep-results", default="runs/sweep", help="take the rnnlab row from a finished sweep run "
                    "whose settings equal the defaults' exactly, instead of training again ('' : always train)")
+    p.add_argument("--labels", nargs="+", help="only rows whose data label contains one of these strings")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds to run for each side (default 0); "
+                   "the table shows each side's mean over the seeds both sides ran")
+    p.add_argument("--openblas-default", action="store_true", help="run rnnlab with OPENBLAS_CORETYPE and "
+                   "OPENBLAS_L2_SIZE removed from its environment (the other kind of machine); use another --results")
+    p.add_argument("--marker", default="compare table", help="the `<!-- MARKER: begin/end -->` pair --write fills")
     p.add_argument("--table-only", action="store_true")
     p.add_argument("--write", help="also put the table between the `compare table` markers of this file")
     args = p.parse_args()
+    global OPENBLAS_DEFAULT
+    OPENBLAS_DEFAULT = args.openblas_default
     if not args.table_only:
-        run_rows(args.rows, args.results, userdata.make_all(args.data_dir), args.sides, args.sweep_results)
+        run_rows(args.rows, args.results, userdata.make_all(args.data_dir), args.sides, args.sweep_results,
+                 args.seeds, args.labels)
     text = table(args.results)
     print(text)
     if args.write:
         import sweep
 
-        sweep.replace_between(args.write, "compare table", text)
+        sweep.replace_between(args.write, args.marker, text)
 
 
 if __name__ == "__main__":

@@ -53,18 +53,25 @@ BASE = {
     "classify": {"hidden": 128, "dropout": 0.3, "lr": 2e-3, "batch": 32},
 }
 VARIATIONS = {
-    "charlm": [{}, {"dropout": 0.1}, {"dropout": 0.25}, {"dropout": 0.25, "lr": 4e-3}, {"dropout": 0.25, "cell": "gru"}],
+    "charlm": [{}, {"dropout": 0.1}, {"dropout": 0.25}, {"dropout": 0.25, "lr": 4e-3}, {"dropout": 0.25, "cell": "gru"},
+               {"dropout": 0.25, "cell": "gru", "lr": 3e-3}, {"dropout": 0.25, "cell": "gru", "lr": 4e-3},
+               {"dropout": 0.25, "cell": "gru", "lr": 1.5e-3}, {"dropout": 0.25, "cell": "gru", "batch": 16}],
     "tag": [{}, {"dropout": 0.5}, {"batch": 8}, {"crf": True}, {"patience": 0}, {"patience": 0, "batch": 8},
-            {"patience": 0, "batch": 8, "crf": True}, {"patience": 0, "batch": 8, "dropout": 0.5}],
-    "seq2seq": [{}, {"bidirectional": True}, {"bidirectional": True, "dropout": 0.2}],
+            {"patience": 0, "batch": 8, "crf": True}, {"patience": 0, "batch": 8, "dropout": 0.5},
+            {"patience": 0, "crf": True}],
+    "seq2seq": [{}, {"bidirectional": True}, {"bidirectional": True, "dropout": 0.2}, {"bidirectional": True, "lr": 3e-3},
+                {"bidirectional": True, "cell": "gru"}],
     "classify": [{}, {"dropout": 0.5}, {"batch": 8}],
 }
 # variations left out on a dataset to fit the compute of one sweep
 SKIP = {
-    "Shakespeare 4.9 MB": [{"dropout": 0.1}, {"dropout": 0.25, "lr": 4e-3}, {"dropout": 0.25, "cell": "gru"}],
+    "Shakespeare 4.9 MB": [{"dropout": 0.1}, {"dropout": 0.25, "lr": 4e-3}, {"dropout": 0.25, "cell": "gru"},
+                           {"dropout": 0.25, "cell": "gru", "lr": 3e-3}, {"dropout": 0.25, "cell": "gru", "lr": 4e-3},
+                           {"dropout": 0.25, "cell": "gru", "lr": 1.5e-3}, {"dropout": 0.25, "cell": "gru", "batch": 16}],
     "Shakespeare 1 MB": [{"dropout": 0.1}],
-    "WNUT-16 2,394 sentences": [{"dropout": 0.5}, {"crf": True}, {"batch": 8}, {"patience": 0, "batch": 8},
-                                {"patience": 0, "batch": 8, "crf": True}, {"patience": 0, "batch": 8, "dropout": 0.5}],
+    "WNUT-16 2,394 sentences": [{"dropout": 0.5}, {"batch": 8}, {"patience": 0, "batch": 8},
+                                {"patience": 0, "batch": 8, "crf": True}, {"patience": 0, "batch": 8, "dropout": 0.5},
+                                {"patience": 0, "crf": True}],
 }
 
 
@@ -82,29 +89,26 @@ def _show(v):
 
 
 def flags(settings):
-    """Command-line flags for a settings dict (booleans as --x / --no-x; crf has only --crf)."""
+    """Command-line flags for a settings dict (booleans as --x / --no-x)."""
     out = []
     for k, v in sorted(settings.items()):
         flag = "--" + k.replace("_", "-")
         if isinstance(v, bool):
-            if k == "crf":
-                out += [flag] if v else []
-            else:
-                out += [flag if v else "--no-" + k.replace("_", "-")]
+            out += [flag if v else "--no-" + k.replace("_", "-")]
         else:
             out += [flag, str(v)]
     return out
 
 
-def plan(tasks, datasets=None):
+def plan(tasks, datasets=None, configs=None):
     """[(task, label, data, budget, config name, settings)] in the order they run; ``datasets``:
-    only the datasets whose label contains one of these strings."""
+    only the datasets whose label contains one of these strings; ``configs``: only these configurations."""
     runs = []
     for task, label, data, budget in DATASETS:
         if task not in tasks or (datasets and not any(d in label for d in datasets)):
             continue
         for var in VARIATIONS[task]:
-            if var in SKIP.get(label, []):
+            if var in SKIP.get(label, []) or (configs and config_name(task, var) not in configs):
                 continue
             runs.append((task, label, data, budget, config_name(task, var), {**BASE[task], **var}))
     return runs
@@ -139,8 +143,8 @@ def result_path(results, task, label, name):
     return os.path.join(results, task, slug(label), slug(name) + ".json")
 
 
-def sweep(tasks, results, files, datasets=None):
-    for task, label, data, budget, name, settings in plan(tasks, datasets):
+def sweep(tasks, results, files, datasets=None, configs=None):
+    for task, label, data, budget, name, settings in plan(tasks, datasets, configs):
         path = result_path(results, task, label, name)
         if os.path.exists(path):
             continue
@@ -191,9 +195,9 @@ def table(task, results):
     return f"### {task}: {key} ({'lower' if mode == 'min' else 'higher'} is better)\n\nbase: {base}\n\n" + "\n".join(lines)
 
 
-def write_tables(results, path, tasks):
+def write_tables(results, path, tasks, marker="sweep tables"):
     tables = [t for t in (table(task, results) for task in tasks) if t]
-    replace_between(path, "sweep tables", "\n\n".join(tables))
+    replace_between(path, marker, "\n\n".join(tables))
 
 
 def replace_between(path, name, body):
@@ -215,12 +219,16 @@ def main():
     p.add_argument("--results", default="runs/sweep", help="one JSON per finished run (default runs/sweep)")
     p.add_argument("--data-dir", default="runs/userdata", help="where the user-style files are written")
     p.add_argument("--write", default="docs/recipes.md", help="the file whose sweep tables are replaced")
+    p.add_argument("--configs", nargs="+", help="only these configurations (names as in the tables, e.g. base, "
+                   "cell=gru,dropout=0.25)")
+    p.add_argument("--marker", default="sweep tables", help="the `<!-- MARKER: begin/end -->` pair whose tables "
+                   "are replaced (a later round of runs gets markers of its own)")
     p.add_argument("--table-only", action="store_true", help="only rewrite the tables from saved results")
     args = p.parse_args()
     if not args.table_only:
         files = userdata.make_all(args.data_dir)
-        sweep(args.tasks, args.results, files, args.datasets)
-    write_tables(args.results, args.write, list(METRIC))
+        sweep(args.tasks, args.results, files, args.datasets, args.configs)
+    write_tables(args.results, args.write, list(METRIC), args.marker)
     print(f"wrote {args.write}")
 
 

@@ -7,6 +7,7 @@
     shakespeare_1mb.txt the first 1,000,000 characters of the built-in Shakespeare corpus
     wnut16_450.conll    the first 450 WNUT-16 tweets as a CoNLL file (token<TAB>tag, blank line between)
     cmudict_20k.tsv     20,000 CMUdict entries (every 6th, stress digits removed) as word<TAB>phonemes
+    cmudict_2k.tsv      2,000 CMUdict entries (every 60th), the same format: a small user file
     rt_400.csv          400 Rotten Tomatoes snippets (every 32nd) as a text,label CSV
 
 Each is what a user would bring to `rnnlab train TASK --data FILE`.
@@ -73,7 +74,8 @@ def write_csv(path, n=400):
 
 
 FILES = {"code.txt": write_code, "shakespeare_1mb.txt": write_shakespeare, "wnut16_450.conll": write_conll,
-         "cmudict_20k.tsv": write_tsv, "rt_400.csv": write_csv}
+         "cmudict_20k.tsv": write_tsv, "cmudict_2k.tsv": lambda path: write_tsv(path, 2_000),
+         "rt_400.csv": write_csv}
 
 
 def make_all(folder):

@@ -243,11 +243,13 @@ def test_rnn_gradient_vanishes_faster_than_lstm(data, tmp_path):
     decay = {}
     for cell in ("rnn", "lstm"):
         d = train("charlm", data["charlm"], str(tmp_path / cell), ["--cell", cell, "--layers", "1", "--epochs", "1",
-                                                                     "--max-time", "600"])
+                                                                     "--bptt", "64", "--max-time", "600"])
         run = load_run_data(d)
         steps, mean, _ = gradient_curve(run, view_for("charlm"))
-        decay[cell] = mean[10:30].mean() / mean[0]
-    assert decay["rnn"] < decay["lstm"] / 10, decay
+        decay[cell] = mean[30:60].mean() / mean[0]      # 30-60 steps back: past the first steps' noise
+    # measured: RNN 2e-15, LSTM 9e-7 (10-30 steps back the two are within 30x and change places from
+    # one text to another after one epoch of this tiny model, so the test looks farther back)
+    assert decay["rnn"] < decay["lstm"] / 1000, decay
 
 
 def test_average_norms_counts_only_long_enough_sequences():

@@ -58,6 +58,26 @@ def test_tag_patience_by_training_sentences():
     assert fill_by_size({"patience": None}, limit, tag.SIZED)["patience"] == 10
 
 
+def test_tag_crf_by_training_sentences():
+    assert tag.DEFAULTS["crf"] is None
+    limit = tag.SIZED["crf"][0][0]
+    assert fill_by_size({"crf": None}, limit - 1, tag.SIZED)["crf"] is False
+    assert fill_by_size({"crf": None}, limit, tag.SIZED)["crf"] is True
+
+
+@pytest.mark.parametrize("sentences, flag, want", [(40, [], False), (40, ["--crf"], True),
+                                                   (1400, [], True), (1400, ["--no-crf"], False)])
+def test_tag_crf_default_follows_the_file_size_and_a_flag_wins(tmp_path, capsys, sentences, flag, want):
+    data = tmp_path / "ner.conll"
+    data.write_text("".join(f"w{i} O\nCity{i % 7} B-LOC\n\n" for i in range(sentences)), encoding="utf-8")
+    out = str(tmp_path / "tagger")
+    rc, _, err = run_cli(["train", "tag", "--data", str(data), "--hidden", "4", "--embed", "4", "--char-embed", "0",
+                          "--epochs", "1", "--out", out, "--quiet", *flag], capsys)
+    assert rc == 0, err
+    assert json.load(open(os.path.join(out, "args.json")))["crf"] is want
+    assert json.load(open(os.path.join(out, "config.json")))["config"]["crf"] is want
+
+
 @pytest.mark.parametrize("flag, want", [([], 0), (["--patience", "3"], 3)])
 def test_tag_records_the_patience_it_used(tmp_path, capsys, flag, want):
     data = tmp_path / "ner.conll"

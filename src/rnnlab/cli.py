@@ -74,7 +74,8 @@ def build_parser():
     t.add_argument("--pretrained", help="classify/tag: initial word vectors: glove | word2vec | fasttext | none; "
                    "classify --cell bag: doc2vec (document vectors)")
     t.add_argument("--freeze-embeddings", action="store_true", default=None)
-    t.add_argument("--crf", action="store_true", default=None, help="tag: CRF output layer")
+    t.add_argument("--crf", action=argparse.BooleanOptionalAction, default=None,
+                   help="tag: CRF output layer (--no-crf: a softmax per token)")
     t.add_argument("--init", choices=CHOICES["init"], help="caption: the image sets the initial state, "
                    "is fed at every step, or both")
     t.add_argument("--pca", type=flag_type("pca"),
