@@ -382,7 +382,7 @@ TORCH_RUNS = {"charlm": torch_charlm, "tag": torch_tag, "seq2seq": torch_seq2seq
 def run_rnnlab(task, data, budget, out, seed=0):
     cmd = [sys.executable, CPU_CLOCK, "--threads", "1", "train", task, "--data", data,
            "--epochs", "100000", "--max-time", str(budget), "--quiet", "--out", out] + \
-          (["--seed", str(seed)] if seed else [])
+          (["--seed", str(seed)] if seed else []) + (["--overwrite"] if os.path.exists(out) else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_one_thread(OPENBLAS_DEFAULT))
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")

@@ -61,7 +61,7 @@ VARIATIONS = {
             {"patience": 0, "crf": True}],
     "seq2seq": [{}, {"bidirectional": True}, {"bidirectional": True, "dropout": 0.2}, {"bidirectional": True, "lr": 3e-3},
                 {"bidirectional": True, "cell": "gru"}],
-    "classify": [{}, {"dropout": 0.5}, {"batch": 8}],
+    "classify": [{}, {"dropout": 0.5}, {"batch": 8}, {"batch": 8, "patience": 0}],
 }
 # variations left out on a dataset to fit the compute of one sweep
 SKIP = {

@@ -24,6 +24,9 @@ class Task:
     name = None
     monitor = ("val_loss", "min")
     tiebreak = None                 # a validation loss key that decides between epochs tied on ``monitor``
+    # what the plateau schedule watches, when not ``monitor``: a validation loss, smooth where a
+    # metric over a few hundred held-out examples moves in steps and would cut the rate on noise
+    schedule_monitor = None
 
     def __init__(self, model, extra):
         self.model = model

@@ -37,6 +37,7 @@ class ClassifyTask(Task):
     name = "classify"
     monitor = ("accuracy", "max")
     tiebreak = "loss"
+    schedule_monitor = ("loss", "min")
 
     def __init__(self, examples, settings):
         s = settings

@@ -308,6 +308,7 @@ class Seq2SeqTask(Task):
                                  "length_penalty": float(s["length_penalty"]),
                                  "split_sizes": [len(train), len(val), len(test)]})
         self.monitor = ("val_wer", "min") if corpus.metrics == "g2p" else ("val_loss", "min")
+        self.schedule_monitor = ("val_loss", "min")
         self.batch, self.seed = s["batch"], s["seed"]
         self.train_src = [src_vocab.encode(src_tok[i]) for i in keep]       # ids, no specials
         self.train_tgt = [tgt_vocab.encode(tgt_tok[i]) for i in keep]

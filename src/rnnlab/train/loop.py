@@ -236,7 +236,9 @@ class Trainer:
             shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
             print(json.dumps(shown), file=sys.stderr, flush=True)
         if isinstance(self.schedule, schedules.ReduceLROnPlateau):
-            self.schedule.step(value if mode == "min" else -value)
+            s_key, s_mode = task.schedule_monitor or (key, mode)
+            s_value = metrics[s_key]
+            self.schedule.step(s_value if s_mode == "min" else -s_value)
         elif self.schedule is not None:
             self.schedule.step()
         st["epoch"] += 1
