@@ -32,6 +32,7 @@ The reference models:
             -> nn.Dropout(0.3) -> nn.Linear(128, K); batch 32
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -243,12 +244,18 @@ class LSTMClassifier:
             return self.logits(ids, lengths).softmax(-1).double().numpy()
 
 
+def reference_task(name, data, seed, **extra):
+    """(reference settings, task module, rnnlab settings, built task) for TASK NAME on DATA: rnnlab's own
+    data pipeline with the reference's batch (and ``extra`` of the reference's keys) and ``seed``."""
+    c = {**REFERENCE[name], **extra, "seed": seed}
+    mod, s = task_settings(name, data, {k: c[k] for k in ("batch", "bptt") if k in c} | {"seed": seed})
+    return c, mod, s, mod.build(s)
+
+
 def torch_charlm(data, budget, cell="lstm", seed=0):
     import torch
 
-    c = {**REFERENCE["charlm"], "cell": cell, "seed": seed}
-    mod, s = task_settings("charlm", data, {"batch": c["batch"], "bptt": c["bptt"], "seed": seed})
-    task = mod.build(s)
+    c, mod, s, task = reference_task("charlm", data, seed, cell=cell)
     model = CharRNN(len(task.vocab), c)
 
     def step(batch, state):
@@ -272,9 +279,7 @@ def torch_charlm(data, budget, cell="lstm", seed=0):
 def torch_tag(data, budget, seed=0):
     import torch
 
-    c = {**REFERENCE["tag"], "seed": seed}
-    mod, s = task_settings("tag", data, {"batch": c["batch"], "seed": seed})
-    task = mod.build(s)
+    c, mod, s, task = reference_task("tag", data, seed)
     from rnnlab.models.tagger import make_batch
 
     model = BiLSTMTagger(len(task.enc.vocab), len(task.enc.labels), c)
@@ -296,9 +301,7 @@ def torch_tag(data, budget, seed=0):
 
 
 def torch_seq2seq(data, budget, seed=0):
-    c = {**REFERENCE["seq2seq"], "seed": seed}
-    mod, s = task_settings("seq2seq", data, {"batch": c["batch"], "seed": seed})
-    task = mod.build(s)
+    c, mod, s, task = reference_task("seq2seq", data, seed)
     model = AttentionSeq2Seq(len(task.codec.src_vocab), len(task.codec.tgt_vocab), c)
     from rnnlab.data.splits import pad_batch
 
@@ -354,9 +357,7 @@ def fit(net, batches_of, step, validate, mode, test, lr, schedule, budget, carry
 def torch_classify(data, budget, seed=0):
     import torch
 
-    c = {**REFERENCE["classify"], "seed": seed}
-    mod, s = task_settings("classify", data, {"batch": c["batch"], "seed": seed})
-    task = mod.build(s)
+    c, mod, s, task = reference_task("classify", data, seed)
     from rnnlab.data.splits import pad_batch
 
     model = LSTMClassifier(len(task.vocab), len(task.labels), c)
@@ -379,11 +380,11 @@ TORCH_RUNS = {"charlm": torch_charlm, "tag": torch_tag, "seq2seq": torch_seq2seq
 
 
 # ---------------------------------------------------------------------- running and the table
-def run_rnnlab(task, data, budget, out, seed=0):
+def run_rnnlab(task, data, budget, out, seed=0, openblas_default=False):
     cmd = [sys.executable, CPU_CLOCK, "--threads", "1", "train", task, "--data", data,
            "--epochs", "100000", "--max-time", str(budget), "--quiet", "--out", out] + \
           (["--seed", str(seed)] if seed else []) + (["--overwrite"] if os.path.exists(out) else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_one_thread(OPENBLAS_DEFAULT))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_one_thread(openblas_default))
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
     final = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -439,7 +440,6 @@ def run_torch(task, data, budget, side, seed=0):
 
 # --openblas-default: run rnnlab as on a machine that does not set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
 # (OpenBLAS then picks its kernels for the CPU it finds); PyTorch does not use OpenBLAS either way
-OPENBLAS_DEFAULT = False
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
@@ -450,6 +450,7 @@ def _one_thread(openblas_default=False):
     return env
 
 
+@functools.lru_cache(maxsize=None)
 def blas_kernel(openblas_default=False):
     """The OpenBLAS kernel NumPy runs with in rnnlab's processes (threadpoolctl's 'architecture')."""
     code = ("import numpy, threadpoolctl; print(','.join(i.get('architecture') or '?' for i in "
@@ -467,7 +468,7 @@ def result_file(folder, side, seed):
     return os.path.join(folder, f"{side}.json" if seed == 0 else f"{side}-seed{seed}.json")
 
 
-def run_rows(tasks, results, files, sides, sweep_results, seeds=(0,), labels=None):
+def run_rows(tasks, results, files, sides, sweep_results, seeds=(0,), labels=None, openblas_default=False):
     for task, label, data, budget in ROWS:
         if task not in tasks or (labels and not any(x in label for x in labels)):
             continue
@@ -489,11 +490,12 @@ def run_rows(tasks, results, files, sides, sweep_results, seeds=(0,), labels=Non
                     same = seed == 0 and sweep_results and sweep_run_with(default_settings(task, d, budget),
                                                                           sweep_results)
                     rec = reuse_sweep_run(same) if same else run_rnnlab(
-                        task, d, budget, os.path.join(folder, "rnnlab_run" + (f"-seed{seed}" if seed else "")), seed)
+                        task, d, budget, os.path.join(folder, "rnnlab_run" + (f"-seed{seed}" if seed else "")), seed,
+                        openblas_default)
                 rec.update(wall_seconds=round(time.monotonic() - t0, 1), budget=budget, data=data, seed=seed,
                            load_average=os.getloadavg()[0])
                 if side == "rnnlab":
-                    rec["blas_kernel"] = blas_kernel(OPENBLAS_DEFAULT)
+                    rec["blas_kernel"] = blas_kernel(openblas_default)
                 with open(path + ".tmp", "w") as f:
                     json.dump(rec, f, indent=1, sort_keys=True)
                 os.replace(path + ".tmp", path)
@@ -576,11 +578,9 @@ def main():
     p.add_argument("--table-only", action="store_true")
     p.add_argument("--write", help="also put the table between the `compare table` markers of this file")
     args = p.parse_args()
-    global OPENBLAS_DEFAULT
-    OPENBLAS_DEFAULT = args.openblas_default
     if not args.table_only:
         run_rows(args.rows, args.results, userdata.make_all(args.data_dir), args.sides, args.sweep_results,
-                 args.seeds, args.labels)
+                 args.seeds, args.labels, args.openblas_default)
     text = table(args.results)
     print(text)
     if args.write:

@@ -282,6 +282,7 @@ def score_groups(model, codec, groups, beam=1, length_penalty=0.0):
 # ---------------------------------------------------------------------- the task
 class Seq2SeqTask(Task):
     name = "seq2seq"
+    schedule_monitor = ("val_loss", "min")     # also when the best model follows the WER (g2p)
 
     def __init__(self, pairs, settings):
         s = settings
@@ -308,7 +309,6 @@ class Seq2SeqTask(Task):
                                  "length_penalty": float(s["length_penalty"]),
                                  "split_sizes": [len(train), len(val), len(test)]})
         self.monitor = ("val_wer", "min") if corpus.metrics == "g2p" else ("val_loss", "min")
-        self.schedule_monitor = ("val_loss", "min")
         self.batch, self.seed = s["batch"], s["seed"]
         self.train_src = [src_vocab.encode(src_tok[i]) for i in keep]       # ids, no specials
         self.train_tgt = [tgt_vocab.encode(tgt_tok[i]) for i in keep]
