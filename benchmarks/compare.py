@@ -579,7 +579,8 @@ def main():
     p.add_argument("--write", help="also put the table between the `compare table` markers of this file")
     args = p.parse_args()
     if not args.table_only:
-        run_rows(args.rows, args.results, userdata.make_all(args.data_dir), args.sides, args.sweep_results,
+        files = userdata.make_all(args.data_dir, [row[2] for row in ROWS])
+        run_rows(args.rows, args.results, files, args.sides, args.sweep_results,
                  args.seeds, args.labels, args.openblas_default)
     text = table(args.results)
     print(text)

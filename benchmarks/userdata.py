@@ -9,6 +9,9 @@
     cmudict_20k.tsv     20,000 CMUdict entries (every 6th, stress digits removed) as word<TAB>phonemes
     cmudict_2k.tsv      2,000 CMUdict entries (every 60th), the same format: a small user file
     rt_400.csv          400 Rotten Tomatoes snippets (every 32nd) as a text,label CSV
+    turkish_450.conll   the first 450 sentences of the Turkish UPOS treebanks, CoNLL as above
+    bible_2k.tsv        2,000 English<TAB>Spanish Bible verse pairs of at most 15 English words, spread
+                        over the whole book (needs the two Debian sword-text packages, see `rnnlab data list`)
 
 Each is what a user would bring to `rnnlab train TASK --data FILE`.
 """
@@ -44,11 +47,11 @@ def write_shakespeare(path, chars=1_000_000):
         f.write(load_dataset("shakespeare")[:chars])
 
 
-def write_conll(path, n=450):
+def write_conll(path, n=450, dataset="wnut16"):
     from rnnlab.data import load_dataset
 
     with open(path, "w", encoding="utf-8") as f:
-        for tokens, tags in load_dataset("wnut16")[:n]:
+        for tokens, tags in load_dataset(dataset)[:n]:
             f.write("".join(f"{w}\t{t}\n" for w, t in zip(tokens, tags)) + "\n")
 
 
@@ -60,6 +63,17 @@ def write_tsv(path, n=20_000):
     with open(path, "w", encoding="utf-8") as f:
         for word, phonemes in pairs[::step][:n]:
             f.write(f"{word}\t{' '.join(phonemes)}\n")
+
+
+def write_bible(path, n=2_000, max_words=15):
+    """``n`` verse pairs whose English side has at most ``max_words`` words, spread over the whole Bible."""
+    from rnnlab.data import load_dataset
+
+    short = [(en, es) for en, es in load_dataset("bible_en_es") if len(en.split()) <= max_words]
+    step = max(1, len(short) // n)
+    with open(path, "w", encoding="utf-8") as f:
+        for en, es in short[::step][:n]:
+            f.write(f"{en}\t{es}\n")
 
 
 def write_csv(path, n=400):
@@ -75,14 +89,16 @@ def write_csv(path, n=400):
 
 FILES = {"code.txt": write_code, "shakespeare_1mb.txt": write_shakespeare, "wnut16_450.conll": write_conll,
          "cmudict_20k.tsv": write_tsv, "cmudict_2k.tsv": lambda path: write_tsv(path, 2_000),
-         "rt_400.csv": write_csv}
+         "rt_400.csv": write_csv, "turkish_450.conll": lambda path: write_conll(path, 450, "turkish_pos"),
+         "bible_2k.tsv": write_bible}
 
 
-def make_all(folder):
+def make_all(folder, names=None):
+    """Write the files (only ``names`` when given) that are not in ``folder`` yet; {name: path} of all."""
     os.makedirs(folder, exist_ok=True)
     for name, write in FILES.items():
         path = os.path.join(folder, name)
-        if not os.path.exists(path):
+        if not os.path.exists(path) and (names is None or name in names):
             write(path + ".tmp")
             os.replace(path + ".tmp", path)
     return {name: os.path.join(folder, name) for name in FILES}
