@@ -21,7 +21,7 @@ TASKS = {"charlm": "charlm", "classify": "classify", "tag": "tag", "seq2seq": "s
 
 # flags every task understands; the task's DEFAULTS fills what the user left out
 COMMON = {"epochs": 10, "max_time": None, "lr": 2e-3, "optimizer": "adam", "clip": 5.0, "patience": 5,
-          "lr_schedule": "plateau", "seed": 0, "save_every": 60.0, "limit": None, "data": None,
+          "lr_schedule": "plateau", "lr_patience": 0, "seed": 0, "save_every": 60.0, "limit": None, "data": None,
           "backend": "numpy", "device": "cpu"}
 
 
@@ -52,6 +52,8 @@ def settings_from_args(args):
         raise ValueError(f"task {args.task!r} does not take --{unknown_flags[0].replace('_', '-')}")
     if getattr(args, "max_time", None) is not None and getattr(args, "epochs", None) is None:
         settings["epochs"] = None          # a time budget without --epochs: no epoch cap
+    if getattr(args, "lr_patience", None) is not None and settings["lr_schedule"] != "plateau":
+        raise ValueError(f"--lr-patience is for --lr-schedule plateau; this run's schedule is {settings['lr_schedule']}")
     if settings["epochs"] is None and settings["lr_schedule"] == "cosine":
         raise ValueError("--lr-schedule cosine decays over a known number of epochs: give --epochs too")
     settings["data"] = resolve_data_path(settings["data"])
@@ -61,8 +63,8 @@ def settings_from_args(args):
 
 # flags that would change a run's settings; --resume takes them from OUT/args.json
 RESUME_FIXED = ("data", "level", "cell", "hidden", "layers", "bidirectional", "char_embed", "embed", "dropout",
-                "epochs", "max_time", "batch", "bptt", "lr", "optimizer", "clip", "patience", "lr_schedule", "pooling",
-                "pretrained", "freeze_embeddings", "crf", "init", "pca", "mode", "attention", "limit", "seed",
+                "epochs", "max_time", "batch", "bptt", "lr", "optimizer", "clip", "patience", "lr_schedule", "lr_patience",
+                "pooling", "pretrained", "freeze_embeddings", "crf", "init", "pca", "mode", "attention", "limit", "seed",
                 "save_every", "out", "subsample", "features", "lexicon")
 
 

@@ -53,6 +53,7 @@ class TrainConfig:
     patience: int = 5                 # epochs without improvement before stopping; 0 disables
     lr_schedule: str = "plateau"      # plateau | cosine | step | none
     lr_factor: float = 0.5
+    lr_patience: int = 0              # plateau: cut the rate once more than this many epochs in a row did not improve
     seed: int = 0
     save_every: float = 60.0          # seconds between resume checkpoints (0: after every step)
     progress: bool = True
@@ -271,7 +272,7 @@ def _make_schedule(cfg, opt):
     if cfg.lr_schedule == "none":
         return None
     if cfg.lr_schedule == "plateau":
-        return schedules.ReduceLROnPlateau(opt, factor=cfg.lr_factor, patience=0)
+        return schedules.ReduceLROnPlateau(opt, factor=cfg.lr_factor, patience=cfg.lr_patience)
     if cfg.lr_schedule == "cosine":
         if cfg.epochs is None:
             raise ValueError("--lr-schedule cosine decays over a known number of epochs: give --epochs too")
