@@ -44,6 +44,23 @@ def test_charlm_reference_beats_a_uniform_guess(tmp_path):
     assert got["test_bpc"] < 0.5 * np.log2(vocab), got
 
 
+def test_pos_and_translation_references_select_by_accuracy_and_loss(tmp_path):
+    conll = tmp_path / "pos.conll"
+    nouns, verbs = ["dog", "cat", "bird", "fish", "cow", "fox"], ["runs", "eats", "sleeps", "sits", "hides"]
+    dets, advs = ["the", "a", "my", "this"], ["fast", "here", "now"]
+    conll.write_text("".join(f"{d}\tDET\n{n}\tNOUN\n{v}\tVERB\n{a}\tADV\n\n"
+                             for d in dets for n in nouns for v in verbs for a in advs))
+    got = compare.torch_tag(str(conll), 4)
+    assert "f1" not in got and got["tokens"] >= 40 and got["accuracy"] >= 0.9, got
+    assert compare.row_metric("tag", "Turkish UPOS 450 sentences") == ("accuracy", "max")
+    tsv = tmp_path / "en_es.tsv"
+    en, es = ["the dog", "the cat", "a bird", "a fish", "my house"], ["el perro", "el gato", "un pájaro", "un pez", "mi casa"]
+    tsv.write_text("".join(f"{a} {i}\t{b} {i}\n" for i in range(60) for a, b in zip(en, es)))
+    got = compare.torch_seq2seq(str(tsv), 4)
+    assert got["steps"] > 0 and "test_chrf" in got and "test_wer" not in got, got
+    assert compare.row_metric("seq2seq", "Bible en-es 2k short verses") == ("test_chrf", "max")
+
+
 def test_tag_and_seq2seq_references_run_and_score(tmp_path):
     conll = tmp_path / "ner.conll"
     names, words = ["Bob", "Alice", "Tom", "Ann"], ["today", "here", "there", "again", "twice"]

@@ -20,11 +20,10 @@ def test_round3_base_passes_no_knob_so_the_defaults_apply():
     assert hidden and all(sweep.flags(r[5]) == ["--hidden", "64"] for r in hidden)
 
 
-def test_round3_skips_what_its_skip_table_lists():
-    runs = sweep.plan(["seq2seq"], datasets=["31k"], grid=ROUND3)
+def test_skip_table_leaves_configurations_out_of_a_dataset():
+    runs = sweep.plan(["tag"], datasets=["2,394"])
     names = {r[4] for r in runs}
-    assert "base" in names and "attention=none" in names
-    assert not names & {"hidden=128", "hidden=512", "embed=32", "dropout=0.2", "patience=0"}
+    assert names == {"base", "crf=on", "patience=0"}          # the round-1 grid's SKIP for the full WNUT-16 set
 
 
 def test_round1_grid_is_unchanged_by_default():
@@ -79,3 +78,13 @@ def test_make_all_writes_only_the_files_asked_for(tmp_path, monkeypatch):
     assert not os.path.exists(paths["a.txt"]) and open(paths["b.txt"]).read() == "b.txt"
     userdata.make_all(str(tmp_path), {"b.txt"})   # already there: not written again
     assert written == ["b.txt"]
+
+
+def test_runs_with_other_seeds_count_as_one_row_with_their_mean(tmp_path):
+    res = str(tmp_path)
+    for name, wer in [("base", 0.60), ("seed=1", 0.70), ("seed=2", 0.65), ("hidden=128", 0.64)]:
+        _result(res, "seq2seq", "CMUdict 2k pairs", name, {"val_wer": wer})
+    text = sweep.table("seq2seq", res, ROUND3)
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert "seed=1" not in rows and "seed=2" not in rows
+    assert "0.650, mean of 3 seeds (2)" in rows["base"] and "0.640 (1)" in rows["hidden=128"]
