@@ -30,8 +30,9 @@ clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
 
 .PHONY: sweep compare
-sweep: $(STAMP)        # long: the defaults sweep, one run at a time; rewrites docs/recipes.md
+sweep: $(STAMP)        # long: the defaults sweep (rounds 1 and 3), one run at a time; rewrites docs/recipes.md
 	$(PY) benchmarks/sweep.py
+	$(PY) benchmarks/sweep.py --round 3
 
 compare: $(STAMP)      # long: rnnlab's defaults vs a PyTorch reference at the same budget
 	$(PY) benchmarks/compare.py --write README.md
