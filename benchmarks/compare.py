@@ -299,14 +299,14 @@ def torch_tag(data, budget, seed=0):
         loss = torch.nn.functional.cross_entropy(scores[mask], torch.from_numpy(b.tags)[mask])
         return loss, None
 
-    def validate():   # as rnnlab's tagger: entity F1 for BIO tags, else token accuracy
-        m = mod.score(model, task.enc, task.held_out["val"])
-        return m["f1"] if "f1" in m else m["accuracy"]
+    def validate():   # what rnnlab's tagger monitors: entity F1 for BIO tags, else token accuracy
+        return mod.score(model, task.enc, task.held_out["val"])[task.monitor[0]]
 
     def test():
         return mod.score(model, task.enc, task.held_out["test"])
 
-    return fit(model.net, task.train_batches, step, validate, "max", test, c["lr"], s["lr_schedule"], budget)
+    return fit(model.net, task.train_batches, step, validate, task.monitor[1], test, c["lr"], s["lr_schedule"],
+               budget)
 
 
 def torch_seq2seq(data, budget, seed=0):
@@ -319,14 +319,14 @@ def torch_seq2seq(data, budget, seed=0):
         tgt_in, tgt_out, _ = mod.teacher_forcing([task.train_tgt[i] for i in idx], task.codec.bos, task.codec.eos)
         return model.batch_loss(src, lengths, tgt_in, tgt_out), None
 
-    def validate():   # as rnnlab's seq2seq: the WER for g2p, the loss for translation (both lower is better)
-        m = mod.score_groups(model, task.codec, task.groups["val"])
-        return m["wer"] if "wer" in m else m["loss"]
+    def validate():   # what rnnlab's seq2seq monitors: the WER for g2p, the loss for translation
+        return mod.score_groups(model, task.codec, task.groups["val"])[task.monitor[0].removeprefix("val_")]
 
     def test():
         return {f"test_{k}": v for k, v in mod.score_groups(model, task.codec, task.groups["test"]).items()}
 
-    return fit(model.net, task.train_batches, step, validate, "min", test, c["lr"], s["lr_schedule"], budget)
+    return fit(model.net, task.train_batches, step, validate, task.monitor[1], test, c["lr"], s["lr_schedule"],
+               budget)
 
 
 def fit(net, batches_of, step, validate, mode, test, lr, schedule, budget, carry=False):
@@ -478,10 +478,13 @@ def result_file(folder, side, seed):
     return os.path.join(folder, f"{side}.json" if seed == 0 else f"{side}-seed{seed}.json")
 
 
+def selected_rows(tasks, labels=None):
+    """The ROWS of these tasks (and, given ``labels``, whose data label contains one of them)."""
+    return [row for row in ROWS if row[0] in tasks and (not labels or any(x in row[1] for x in labels))]
+
+
 def run_rows(tasks, results, files, sides, sweep_results, seeds=(0,), labels=None, openblas_default=False):
-    for task, label, data, budget in ROWS:
-        if task not in tasks or (labels and not any(x in label for x in labels)):
-            continue
+    for task, label, data, budget in selected_rows(tasks, labels):
         folder = row_dir(results, task, label)
         os.makedirs(folder, exist_ok=True)
         for seed in seeds:
@@ -590,7 +593,7 @@ def main():
     p.add_argument("--write", help="also put the table between the `compare table` markers of this file")
     args = p.parse_args()
     if not args.table_only:
-        files = userdata.make_all(args.data_dir, [row[2] for row in ROWS])
+        files = userdata.make_all(args.data_dir, [row[2] for row in selected_rows(args.rows, args.labels)])
         run_rows(args.rows, args.results, files, args.sides, args.sweep_results,
                  args.seeds, args.labels, args.openblas_default)
     text = table(args.results)

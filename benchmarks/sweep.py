@@ -198,8 +198,13 @@ def sweep(tasks, results, files, datasets=None, configs=None, grid=GRIDS["1"]):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         print(f"{task} | {label} | {name} ...", flush=True)
         rec = run_one(task, data, budget, settings, path, files)
-        key = grid["metrics"].get(label, METRIC[task])[0]
+        key = metric_of(task, label, grid)[0]
         print(f"    {key} {rec['final'].get(key)}  ({rec['wall_seconds']} s)", flush=True)
+
+
+def metric_of(task, label, grid):
+    """(validation metric key, "min" or "max") a dataset is ranked by: its task's, unless the grid says otherwise."""
+    return grid["metrics"].get(label, METRIC[task])
 
 
 def ranks(values, mode):
@@ -211,14 +216,13 @@ def ranks(values, mode):
 def table(task, results, grid=GRIDS["1"]):
     """Markdown table of one task: configurations x datasets (value and rank), average rank; None if no results.
     Runs of one configuration with other seeds (a ``seed`` knob) count as one row: the mean over its seeds."""
-    key, mode = METRIC[task]
     labels = [(label, budget) for t, label, _, budget in grid["datasets"] if t == task]
     seedless = {config_name(task, v): config_name(task, {k: x for k, x in v.items() if k != "seed"})
                 for v in grid["variations"][task]}
     names = list(dict.fromkeys(seedless.values()))
     cells, rank_of, seeds = {}, {}, {}
     for label, _ in labels:
-        key, mode = grid["metrics"].get(label, METRIC[task])
+        key, mode = metric_of(task, label, grid)
         runs = {}
         for full, name in seedless.items():
             path = result_path(results, task, label, full)
