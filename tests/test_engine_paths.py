@@ -62,7 +62,10 @@ def flat(name, v):
 @pytest.mark.parametrize("kind,dtype,masked,reverse",
                          list(itertools.product(CELLS, [np.float32, np.float64], [False, True], [False, True])))
 def test_numpy_and_compiled_backends_agree(kind, dtype, masked, reverse, backend):
-    mod, kw, params, x, state0, mask, dy, dstate = make(kind, dtype, masked=masked)
+    _check_backends_agree(backend, dtype, reverse, *make(kind, dtype, masked=masked))
+
+
+def _check_backends_agree(backend, dtype, reverse, mod, kw, params, x, state0, mask, dy, dstate):
     if reverse:            # the layer runs a backward direction on reversed views
         x, dy = x[::-1], dy[::-1]
         mask = None if mask is None else mask[::-1]
@@ -92,3 +95,25 @@ def test_set_backend_rejects_unknown_names():
     with pytest.raises(ValueError, match="backend must be one of"):
         engine.set_backend("fortran")
     assert engine.get_backend() in engine.BACKENDS
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled backends need numba (pip install rnnlab[fast])")
+@pytest.mark.parametrize("backend", COMPILED)
+@pytest.mark.parametrize("dtype,masked,reverse", list(itertools.product([np.float32, np.float64], [False, True],
+                                                                         [False, True])))
+def test_feature_major_lstm_backends_agree(dtype, masked, reverse, backend):
+    """The LSTM's feature-major path (B >= 16): gates, cells and BPTT in (features, batch) blocks."""
+    assert 16 >= engine.lstm.FM["min_batch"]
+    _check_backends_agree(backend, dtype, reverse, *make("lstm", dtype, T=9, B=16, I=5, H=12, masked=masked))
+
+
+@pytest.mark.parametrize("backend", AVAILABLE)
+def test_feature_major_lstm_cache_serves_one_backward(backend):
+    """BPTT turns the cached gate values into gate gradients in place, so a second backward on the same
+    forward is refused with a clear message (as PyTorch refuses a second backward through a freed graph)."""
+    mod, kw, params, x, state0, _, dy, dstate = make("lstm", np.float64, B=16)
+    with engine.use_backend(backend):
+        _, _, cache = mod.forward(x, state0, params)
+        mod.backward(dy, dstate, cache)
+        with pytest.raises(RuntimeError, match="already used by a backward pass"):
+            mod.backward(dy, dstate, cache)

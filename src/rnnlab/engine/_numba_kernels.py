@@ -163,88 +163,84 @@ def lstm_bwd(dhg, carry, dy, dc, g, c, c_prev, m, da):
 
 
 # ---------------------------------------------------------------- LSTM, feature-major
-# The batch-16-and-up path of engine.lstm: gates G (4H, T, B) and cells cs (H, T+1, B) hold one
-# step as a (features, batch) block, the layout of the product W_hh h^T that OpenBLAS runs fastest;
-# every inner loop runs over the batch, contiguous. Whole buffers and the step index are passed
-# (not slices) so that numba sees C-contiguous arrays and LLVM vectorises the inner loops.
+# The batch-16-and-up path of engine.lstm: each step is a (features, batch) block, the layout of
+# the product W_hh h^T that OpenBLAS runs fastest: gates G (4H, T, B) (step s is G[:, s]), cells
+# and states (T+1, H, B) (one contiguous block per step). Each hidden unit's four gates are done
+# in one pass over the batch (one vectorised loop per unit, 1-D row views in and out), so that a
+# step reads and writes each value once.
+@njit(inline="always", fastmath=True, error_model="numpy")
+def _lstm_fwd_row(gi, gf, gg, go, hi, hf, hg, ho, c_prev, c, h):
+    for b in range(h.shape[0]):
+        i = sigmoid(gi[b] + hi[b])
+        f = sigmoid(gf[b] + hf[b])
+        g = tanh(gg[b] + hg[b])
+        o = sigmoid(go[b] + ho[b])
+        cc = f * c_prev[b] + i * g
+        gi[b], gf[b], gg[b], go[b] = i, f, g, o
+        c[b] = cc
+        h[b] = o * tanh(cc)
+
+
 @njit(cache=True, fastmath=True, error_model="numpy")
-def lstm_fwd_fm(G, g, gh, cs, hs, hT, m, t):
-    """Step t, whose gates are G[:, g]: pre-activations W_ih x + b -> gate values; gh (4H, B) = W_hh h_{t-1}^T;
-    cs[:, t + 1] = c_t; hs[t + 1] (B, H) = h_t (through hT (H, B), scratch)."""
-    H, B = hT.shape
-    for r in range(2 * H):                                         # i, f
-        for b in range(B):
-            G[r, g, b] = sigmoid(G[r, g, b] + gh[r, b])
-    for r in range(H):                                             # g
-        for b in range(B):
-            G[2 * H + r, g, b] = tanh(G[2 * H + r, g, b] + gh[2 * H + r, b])
-    for r in range(H):                                             # o
-        for b in range(B):
-            G[3 * H + r, g, b] = sigmoid(G[3 * H + r, g, b] + gh[3 * H + r, b])
+def lstm_fwd_fm(G, s, gh, c_prev, h_prev, m, c, h):
+    """One step: G[:, s] (4H, B) pre-activations W_ih x_t + b -> gate values (in place); gh (4H, B) =
+    W_hh h_{t-1}^T; c_prev, h_prev (H, B) -> c, h (H, B), c_t and h_t^T."""
+    H = h.shape[0]
     for j in range(H):
-        for b in range(B):
-            cs[j, t + 1, b] = G[H + j, g, b] * cs[j, t, b] + G[j, g, b] * G[2 * H + j, g, b]
-        for b in range(B):
-            hT[j, b] = G[3 * H + j, g, b] * tanh(cs[j, t + 1, b])
+        _lstm_fwd_row(G[j, s], G[H + j, s], G[2 * H + j, s], G[3 * H + j, s], gh[j], gh[H + j], gh[2 * H + j],
+                      gh[3 * H + j], c_prev[j], c[j], h[j])
     if m.shape[0]:                                                 # padded: keep the previous state
         for j in range(H):
-            for b in range(B):
+            for b in range(h.shape[1]):
                 if m[b] == ZERO:
-                    cs[j, t + 1, b] = cs[j, t, b]
-                    hT[j, b] = hs[t, b, j]
-    for b in range(B):
-        for j in range(H):
-            hs[t + 1, b, j] = hT[j, b]
+                    c[j, b] = c_prev[j, b]
+                    h[j, b] = h_prev[j, b]
+
+
+@njit(inline="always", fastmath=True, error_model="numpy")
+def _lstm_bwd_row(dh, dy, dc, gi, gf, gg, go, c, c_prev):
+    for b in range(dh.shape[0]):
+        d = dh[b] + dy[b]
+        tc = tanh(c[b])
+        i, f, gv, o = gi[b], gf[b], gg[b], go[b]
+        dct = dc[b] + d * o * (ONE - tc * tc)
+        gi[b] = dct * gv * (i * (ONE - i))
+        gf[b] = dct * c_prev[b] * (f * (ONE - f))
+        gg[b] = dct * i * (ONE - gv * gv)
+        go[b] = d * tc * (o * (ONE - o))
+        dc[b] = dct * f
+
+
+@njit(inline="always", fastmath=True, error_model="numpy")
+def _lstm_bwd_row_masked(dh, carry, dy, dc, gi, gf, gg, go, c, c_prev, m):
+    for b in range(dh.shape[0]):                                   # padded steps pass dh and dc through
+        on = m[b]
+        s = dh[b] + carry[b]
+        carry[b] = s * (ONE - on)
+        d = (s + dy[b]) * on
+        tc = tanh(c[b])
+        i, f, gv, o = gi[b], gf[b], gg[b], go[b]
+        dct = dc[b] + d * o * (ONE - tc * tc)
+        gi[b] = dct * gv * (i * (ONE - i)) * on
+        gf[b] = dct * c_prev[b] * (f * (ONE - f)) * on
+        gg[b] = dct * i * (ONE - gv * gv) * on
+        go[b] = d * tc * (o * (ONE - o))
+        dc[b] = dct * f * on + dc[b] * (ONE - on)
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def lstm_bwd_fm(dhg, carry, dy, t, dc, G, g, cs, m, dA, k):
-    """One BPTT step: dhg (H, B) = W_hh^T da_{t+1}; dy (T, B, H); dc (H, B) in/out;
-    G[:, g] the gate values of step t; writes dA[:, k] (4H, B), its gate gradients."""
-    H, B = dhg.shape
-    keep = np.empty((H, B) if m.shape[0] else (0, 0), dtype=dc.dtype)   # the masked rows' dc
-    if m.shape[0]:                                                 # padded steps pass dh and dc through
-        for j in range(H):
-            for b in range(B):
-                on = m[b]
-                s = dhg[j, b] + carry[j, b]
-                carry[j, b] = s * (ONE - on)
-                dhg[j, b] = s * on
-                keep[j, b] = dc[j, b] * (ONE - on)
+def lstm_bwd_fm(dhg, carry, dy, dc, G, s, c, c_prev, m):
+    """One BPTT step: dhg (H, B) = W_hh^T da_{t+1}; dy (H, B) = dy_t^T; dc (H, B) in/out; c, c_prev (H, B) =
+    c_t, c_{t-1}; G[:, s] (4H, B), the step's gate values, becomes its gate gradients da."""
+    H = dhg.shape[0]
     if m.shape[0]:
-        for b in range(B):
-            mb = m[b]
-            for j in range(H):
-                dhg[j, b] += dy[t, b, j] * mb
+        for j in range(H):
+            _lstm_bwd_row_masked(dhg[j], carry[j], dy[j], dc[j], G[j, s], G[H + j, s], G[2 * H + j, s],
+                                 G[3 * H + j, s], c[j], c_prev[j], m)
     else:
-        for b in range(B):
-            for j in range(H):
-                dhg[j, b] += dy[t, b, j]
-    for j in range(H):
-        for b in range(B):                                         # o gate; dc += dh o tanh'(c)
-            tc = tanh(cs[j, t + 1, b])
-            dh = dhg[j, b]
-            o = G[3 * H + j, g, b]
-            dA[3 * H + j, k, b] = dh * tc * (o * (ONE - o))
-            dc[j, b] += dh * o * (ONE - tc * tc)
-        for b in range(B):                                         # i
-            i = G[j, g, b]
-            dA[j, k, b] = dc[j, b] * G[2 * H + j, g, b] * (i * (ONE - i))
-        for b in range(B):                                         # g
-            gg = G[2 * H + j, g, b]
-            dA[2 * H + j, k, b] = dc[j, b] * G[j, g, b] * (ONE - gg * gg)
-        for b in range(B):                                         # f
-            f = G[H + j, g, b]
-            dA[H + j, k, b] = dc[j, b] * cs[j, t, b] * (f * (ONE - f))
-        for b in range(B):                                         # dc_next = dc f
-            dc[j, b] *= G[H + j, g, b]
-    if m.shape[0]:
-        for r in range(4 * H):
-            for b in range(B):
-                dA[r, k, b] *= m[b]
         for j in range(H):
-            for b in range(B):
-                dc[j, b] = dc[j, b] * m[b] + keep[j, b]
+            _lstm_bwd_row(dhg[j], dy[j], dc[j], G[j, s], G[H + j, s], G[2 * H + j, s], G[3 * H + j, s], c[j],
+                          c_prev[j])
 
 
 # ---------------------------------------------------------------- GRU

@@ -27,30 +27,28 @@ LOOPS = True
 
 
 # ---------------------------------------------------------------- LSTM, feature-major (B >= 16)
-@njit(cache=True)
-def lstm_fwd_fm_loop(W_hh, G, rev, gh, cs, hs, hT, masks):
-    """All T steps: gh (4H, B) = W_hh h_{t-1}^T, then ``lstm_fwd_fm`` (gates G, cells cs, states hs).
-    hT (H, B) holds h_{t-1}^T: h0^T here, then the kernel leaves each step's h_t^T in it."""
-    T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-    for j in range(H):
-        for b in range(B):
-            hT[j, b] = hs[0, b, j]
+@njit(cache=True, nogil=True)
+def lstm_fwd_fm_loop(W_hh, G, rev, gh, cs, hT, masks):
+    """All T steps: gh (4H, B) = W_hh h_{t-1}^T, then ``lstm_fwd_fm`` on G's step (G (4H, T, B), memory
+    order); cells cs and states hT (T+1, H, B), one (H, B) block per step."""
+    T = hT.shape[0] - 1
+    H, B = hT.shape[1], hT.shape[2]
     for t in range(T):
-        gemm(False, False, 4 * H, B, H, W_hh, H, hT, B, 0.0, gh, B)
-        lstm_fwd_fm(G, T - 1 - t if rev else t, gh, cs, hs, hT, masks[t], t)
+        gemm(False, False, 4 * H, B, H, W_hh, H, hT[t], B, 0.0, gh, B)
+        lstm_fwd_fm(G, T - 1 - t if rev else t, gh, cs[t], hT[t], masks[t], cs[t + 1], hT[t + 1])
 
 
-@njit(cache=True)
-def lstm_bwd_fm_loop(W_hhT, dhg, carry, dy, dc, G, rev, cs, masks, dA, t0, t1):
-    """BPTT steps t1-1 down to t0: ``lstm_bwd_fm`` writes dA[:, t - t0] (4H, B), then dhg (H, B) = W_hh^T of it
-    (W_hhT (H, 4H))."""
-    T = cs.shape[1] - 1
+@njit(cache=True, nogil=True)
+def lstm_bwd_fm_loop(W_hhT, dhg, carry, dyT, dc, G, rev, cs, masks):
+    """BPTT steps T-1 down to 0 (dyT[t] (H, B) = dy_t^T): ``lstm_bwd_fm`` turns G's step (4H, B) into its
+    gate gradients da, then dhg (H, B) = W_hh^T da (W_hhT (H, 4H))."""
+    T = cs.shape[0] - 1
     H, B = dhg.shape
-    ld = dA.shape[1] * B
-    for t in range(t1 - 1, t0 - 1, -1):
-        k = t - t0
-        lstm_bwd_fm(dhg, carry, dy, t, dc, G, T - 1 - t if rev else t, cs, masks[t], dA, k)
-        gemm(False, False, H, B, 4 * H, W_hhT, 4 * H, dA[0, k], ld, 0.0, dhg, B)
+    ld = T * B
+    for t in range(T - 1, -1, -1):
+        s = T - 1 - t if rev else t
+        lstm_bwd_fm(dhg, carry, dyT[t], dc, G, s, cs[t + 1], cs[t], masks[t])
+        gemm(False, False, H, B, 4 * H, W_hhT, 4 * H, G[0, s], ld, 0.0, dhg, B)
 
 
 # ---------------------------------------------------------------- per-step products, batch-major
@@ -78,7 +76,7 @@ def product_form(hh, dtype):
 
 
 # ---------------------------------------------------------------- LSTM, batch-major (B < 16)
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lstm_fwd_loop(M, flip, tmp, G, rev, gh, cs, hs, masks):
     """All T steps: gh (B, 4H) = h_{t-1} W_hh^T, then ``lstm_fwd`` on G's step (T, B, 4H, memory order)."""
     T = hs.shape[0] - 1
@@ -87,7 +85,7 @@ def lstm_fwd_loop(M, flip, tmp, G, rev, gh, cs, hs, masks):
         lstm_fwd(G[T - 1 - t if rev else t], gh, cs[t], hs[t], masks[t], cs[t + 1], hs[t + 1])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lstm_bwd_loop(M, flip, tmp, dhg, carry, dyc, dc, G, rev, cs, masks, dA, t0, t1):
     """BPTT steps t1-1 down to t0 (dyc: dy[t0:t1]): ``lstm_bwd`` writes dA[t - t0] (B, 4H), then dhg = it W_hh."""
     T = cs.shape[0] - 1
@@ -98,7 +96,7 @@ def lstm_bwd_loop(M, flip, tmp, dhg, carry, dyc, dc, G, rev, cs, masks, dA, t0, 
 
 
 # ---------------------------------------------------------------- RNN and GRU (batch-major)
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rnn_fwd_loop(M, flip, tmp, A, rev, gh, hs, masks, relu):
     """All T steps: gh = h_{t-1} W_hh^T, then ``rnn_fwd`` on A's step (T, B, H, memory order; may be hs[1:])."""
     T = hs.shape[0] - 1
@@ -107,7 +105,7 @@ def rnn_fwd_loop(M, flip, tmp, A, rev, gh, hs, masks, relu):
         rnn_fwd(A[T - 1 - t if rev else t], gh, hs[t], masks[t], hs[t + 1], relu)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rnn_bwd_loop(M, flip, tmp, dhg, carry, dyc, hs, masks, dA, t0, t1, relu):
     """BPTT steps t1-1 down to t0 (dyc: dy[t0:t1]): ``rnn_bwd`` writes dA[t - t0], then dhg = it W_hh."""
     for t in range(t1 - 1, t0 - 1, -1):
@@ -116,7 +114,7 @@ def rnn_bwd_loop(M, flip, tmp, dhg, carry, dyc, hs, masks, dA, t0, t1, relu):
         step_product(dA[k], M, flip, tmp, dhg)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gru_fwd_loop(M, flip, tmp, b_hh, Gi, rev, gh, ghn, hs, masks):
     """All T steps: gh = h_{t-1} W_hh^T, then ``gru_fwd`` on Gi's step (T, B, 3H, memory order)."""
     T = hs.shape[0] - 1
@@ -125,7 +123,7 @@ def gru_fwd_loop(M, flip, tmp, b_hh, Gi, rev, gh, ghn, hs, masks):
         gru_fwd(Gi[T - 1 - t if rev else t], gh, b_hh, hs[t], masks[t], ghn[t], hs[t + 1])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gru_bwd_loop(M, flip, tmp, dhg, carry, dyc, Gi, rev, ghn, hs, masks, dGi, dGh, t0, t1):
     """BPTT steps t1-1 down to t0 (dyc: dy[t0:t1]): ``gru_bwd`` writes dGi, dGh [t - t0], then dhg = dGh W_hh."""
     T = hs.shape[0] - 1

@@ -103,44 +103,40 @@ def _lstm_gate_grads(dh, tc, gates, out, c_prev, dc):
 
 
 # ---------------------------------------------------------------- LSTM, feature-major
-def lstm_fwd_fm(G, gi, gh, cs, hs, hT, m, t):
-    H = hT.shape[0]
-    g = G[:, gi]                                   # (4H, B) view
+def lstm_fwd_fm(G, s, gh, c_prev, h_prev, m, c, h):
+    H = h.shape[0]
+    g = G[:, s]                                    # (4H, B) view
     g += gh
     sigmoid_(g[: 2 * H])
     np.tanh(g[2 * H : 3 * H], out=g[2 * H : 3 * H])
     sigmoid_(g[3 * H :])
-    c, c_prev = cs[:, t + 1], cs[:, t]
     np.multiply(g[H : 2 * H], c_prev, out=c)
     c += g[:H] * g[2 * H : 3 * H]
-    np.tanh(c, out=hT)
-    hT *= g[3 * H :]
+    np.tanh(c, out=h)
+    h *= g[3 * H :]
     if m.size:
         off = m == 0
         if off.any():
             c[:, off] = c_prev[:, off]
-            hT[:, off] = hs[t][off].T
-    hs[t + 1] = hT.T
+            h[:, off] = h_prev[:, off]
 
 
-def lstm_bwd_fm(dhg, carry, dy, t, dc, G, gi, cs, m, dA, k):
+def lstm_bwd_fm(dhg, carry, dy, dc, G, s, c, c_prev, m):
     H = dhg.shape[0]
     if m.size:
         on = m[None, :]
         dhg += carry
         np.multiply(dhg, 1.0 - on, out=carry)
+        dhg += dy
         dhg *= on
         keep = dc * (1.0 - on)
-        dhg += dy[t].T * on
     else:
-        dhg += dy[t].T
-    g, da = G[:, gi], dA[:, k]
-    i, f, gg, o = g[:H], g[H : 2 * H], g[2 * H : 3 * H], g[3 * H :]
-    di, df, dg, do = da[:H], da[H : 2 * H], da[2 * H : 3 * H], da[3 * H :]
-    tc = np.tanh(cs[:, t + 1])
-    _lstm_gate_grads(dhg, tc, (i, f, gg, o), (di, df, dg, do), cs[:, t], dc)
+        dhg += dy
+    g = G[:, s]                                    # gate values in, gate gradients out
+    gates = tuple(g[k * H : (k + 1) * H].copy() for k in range(4))
+    _lstm_gate_grads(dhg, np.tanh(c), gates, tuple(g[k * H : (k + 1) * H] for k in range(4)), c_prev, dc)
     if m.size:
-        da *= on
+        g *= on
         dc *= on
         dc += keep
 

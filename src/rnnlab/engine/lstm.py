@@ -17,10 +17,12 @@ The cache keeps what BPTT needs and nothing else: the gate values (T, B, 4H),
 h and c (T+1, B, H); tanh(c_t) is recomputed in backward.
 
 From a batch of ``FM["min_batch"]`` up, forward and backward run feature-major: the
-gates (4H, T, B) and cells (H, T+1, B) hold each step as a (features, batch) block,
+gates (4H, T, B), cells and states (T+1, H, B) hold each step as a (features, batch) block,
 so the per-step products are W_hh h^T (4H, B) and W_hh^T da^T (H, B), the shapes
-OpenBLAS runs 1.2-1.9x faster than h W_hh^T at these sizes, and the weight gradients
-are one product per chunk of steps. h stays (T+1, B, H): it is the output.
+OpenBLAS runs 1.2-1.9x faster than h W_hh^T at these sizes. BPTT writes each step's gate
+gradients over its gate values, so G ends as dA (4H, T*B): the weight gradients and dx are
+one product each, with no buffer of their own, and the cache serves one backward.
+h leaves the loop as (T+1, B, H): it is the output.
 """
 import numpy as np
 
@@ -111,32 +113,38 @@ def _forward_fm(x, state0, params, mask):
     H = W_hh.shape[1]
     bias = None if params.get("b_ih") is None else params["b_ih"] + params["b_hh"]
     G, col = input_projection_fm(x, W_ih, bias)    # (4H, T, B): pre-activations, then gate values
-    hs = np.empty((T + 1, B, H), dtype=x.dtype)    # hs[t+1] = h after step t (the output)
-    cs = np.empty((H, T + 1, B), dtype=x.dtype)    # cs[:, t+1] = c after step t
-    hs[0], cs[:, 0] = h0, c0.T
+    hT = np.empty((T + 1, H, B), dtype=x.dtype)    # hT[t+1] = h_t^T
+    cs = np.empty((T + 1, H, B), dtype=x.dtype)    # cs[t+1] = c_t^T
+    hT[0], cs[0] = h0.T, c0.T
     gh = np.empty((GATES * H, B), dtype=x.dtype)   # W_hh h_{t-1}^T
-    hT = np.empty((H, B), dtype=x.dtype)
     if loops(K):                                   # the whole loop in one compiled call
-        K.lstm_fwd_fm_loop(K.weight(W_hh, x.dtype), G, x.strides[0] < 0, gh, cs, hs, hT, K.masks_2d(mask, T, x.dtype))
+        K.lstm_fwd_fm_loop(K.weight(W_hh, x.dtype), G, x.strides[0] < 0, gh, cs, hT, K.masks_2d(mask, T, x.dtype))
     else:
         empty = no_mask(x.dtype)
         for t in range(T):
-            product(W_hh, hs[t].T, gh)
-            K.lstm_fwd_fm(G, col(t), gh, cs, hs, hT, step_mask(mask, t, empty), t)
+            product(W_hh, hT[t], gh)
+            K.lstm_fwd_fm(G, col(t), gh, cs[t], hT[t], step_mask(mask, t, empty), cs[t + 1], hT[t + 1])
+    hs = np.ascontiguousarray(hT.transpose(0, 2, 1))   # (T+1, B, H): the output, and BPTT's h rows
     y = hs[1:] if mask is None else hs[1:] * mask
-    cache = ("fm", x, hs, cs, G, mask, params, col)
-    return y, (hs[T], np.ascontiguousarray(cs[:, T].T)), cache
+    cache = ("fm", x, hs, cs, G, mask, params, col, [False])
+    return y, (hs[T], np.ascontiguousarray(cs[T].T)), cache
 
 
 def _backward_fm(dy, dstateT, cache, need_dx):
+    """BPTT over all T steps in one pass; each step's gate gradients overwrite its gate values in G
+    (which nothing needs after that step), so G ends as dA (4H, T*B) and the weight gradients and dx
+    are one product each. The cache is used up: a second backward on it is refused."""
     K = kernels()
-    _, x, hs, cs, G, mask, params, col = cache
+    _, x, hs, cs, G, mask, params, col, spent = cache
+    if spent[0]:
+        raise RuntimeError("this LSTM forward's cache was already used by a backward pass (its gate values "
+                           "are now gradients); run forward again")
+    spent[0] = True
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     T, B, H = dy.shape
     dtype = hs.dtype
-    blocks, n_max = chunks(T, B)
-    dA = np.empty((GATES * H, n_max, B), dtype=dtype)  # gate gradients of one chunk of steps
-    dy = np.asarray(dy, dtype=dtype)
+    dyT = np.empty((T, H, B), dtype=dtype)         # dy, feature-major
+    np.copyto(dyT, np.asarray(dy).transpose(0, 2, 1))
     if dstateT is None:
         dhg = np.zeros((H, B), dtype=dtype)        # W_hh^T da_{t+1}, the dh arriving from step t+1
         dc = np.zeros((H, B), dtype=dtype)
@@ -144,25 +152,25 @@ def _backward_fm(dy, dstateT, cache, need_dx):
         dhg = np.array(np.asarray(dstateT[0]).T, dtype=dtype, order="C")
         dc = np.array(np.asarray(dstateT[1]).T, dtype=dtype, order="C")
     carry = np.zeros((H, B), dtype=dtype)          # dh passed unchanged through padded steps
-    grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype)
-    dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None
-    empty = no_mask(dtype)
     W_hhT = np.ascontiguousarray(W_hh.T, dtype=dtype)   # (H, 4H)
-    masks = K.masks_2d(mask, T, dtype) if loops(K) else None
-    for t0, t1 in blocks:
-        n = t1 - t0
-        if loops(K):                               # the chunk's steps in one compiled call
-            K.lstm_bwd_fm_loop(W_hhT, dhg, carry, dy, dc, G, x.strides[0] < 0, cs, masks, dA, t0, t1)
-        else:
-            for t in reversed(range(t0, t1)):
-                K.lstm_bwd_fm(dhg, carry, dy, t, dc, G, col(t), cs, step_mask(mask, t, empty), dA, t - t0)
-                product(W_hhT, dA[:, t - t0], dhg)
-        dA2 = dA[:, :n].reshape(GATES * H, n * B)
-        grads.add_fm(dA2, x[t0:t1], dA2, hs[t0:t1])
-        if dx is not None:
-            dx.add_fm(dA2, W_ih, t0, n)
+    rev = x.strides[0] < 0                         # G's columns are in x's memory order
+    if loops(K):                                   # all T steps in one compiled call
+        K.lstm_bwd_fm_loop(W_hhT, dhg, carry, dyT, dc, G, rev, cs, K.masks_2d(mask, T, dtype))
+    else:
+        empty = no_mask(dtype)
+        for t in reversed(range(T)):
+            K.lstm_bwd_fm(dhg, carry, dyT[t], dc, G, col(t), cs[t + 1], cs[t], step_mask(mask, t, empty))
+            product(W_hhT, G[:, col(t)], dhg)
     dhg += carry
-    return None if dx is None else dx.result(), (np.ascontiguousarray(dhg.T), np.ascontiguousarray(dc.T)), grads.dict()
+    dA = G.reshape(GATES * H, T * B)               # gate gradients, columns in x's memory order
+    grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype)
+    grads.add_fm(dA, x[::-1] if rev else x, dA, hs[T - 1 :: -1] if rev else hs[:T])
+    dx = None
+    if need_dx:
+        dx = InputGrad(T, B, x.shape[2], T, dtype)
+        dx.add_fm(dA, W_ih, 0, T)
+        dx = dx.result()[::-1] if rev else dx.result()
+    return dx, (np.ascontiguousarray(dhg.T), np.ascontiguousarray(dc.T)), grads.dict()
 
 
 def project(x, params):

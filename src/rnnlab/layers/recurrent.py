@@ -144,7 +144,7 @@ class _Recurrent(Module):
         dstate = None if dstate is None else self._check_state("dstate", dstate, B)
         step = _CELLS[self.mode]
         grads = {}
-        d_out = np.ascontiguousarray(dy.transpose(1, 0, 2))  # (T, B, D*H)
+        d_out = dy.transpose(1, 0, 2)                    # (T, B, D*H) view: each cell copies it once, as it needs
         dh0 = np.zeros((self.num_layers * D, B, H), dtype=self.dtype)
         dc0 = np.zeros_like(dh0) if self.mode == "LSTM" else None
         for k in reversed(range(self.num_layers)):
