@@ -39,15 +39,15 @@ def lstm_fwd_fm_loop(W_hh, G, rev, gh, cs, hT, masks):
 
 
 @njit(cache=True, nogil=True)
-def lstm_bwd_fm_loop(W_hhT, dhg, carry, dyT, dc, G, rev, cs, masks):
-    """BPTT steps T-1 down to 0 (dyT[t] (H, B) = dy_t^T): ``lstm_bwd_fm`` turns G's step (4H, B) into its
-    gate gradients da, then dhg (H, B) = W_hh^T da (W_hhT (H, 4H))."""
+def lstm_bwd_fm_loop(W_hhT, dhg, carry, dyT, dc, G, rev, cs, masks, t0, t1):
+    """BPTT steps t1-1 down to t0 (dyT[t - t0] (H, B) = dy_t^T): ``lstm_bwd_fm`` turns G's step (4H, B) into
+    its gate gradients da, then dhg (H, B) = W_hh^T da (W_hhT (H, 4H))."""
     T = cs.shape[0] - 1
     H, B = dhg.shape
     ld = T * B
-    for t in range(T - 1, -1, -1):
+    for t in range(t1 - 1, t0 - 1, -1):
         s = T - 1 - t if rev else t
-        lstm_bwd_fm(dhg, carry, dyT[t], dc, G, s, cs[t + 1], cs[t], masks[t])
+        lstm_bwd_fm(dhg, carry, dyT[t - t0], dc, G, s, cs[t + 1], cs[t], masks[t])
         gemm(False, False, H, B, 4 * H, W_hhT, 4 * H, G[0, s], ld, 0.0, dhg, B)
 
 
