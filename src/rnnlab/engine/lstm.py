@@ -131,10 +131,10 @@ def _forward_fm(x, state0, params, mask):
 
 
 def _backward_fm(dy, dstateT, cache, need_dx):
-    """BPTT a chunk of steps at a time; each step's gate gradients overwrite its gate values in G
-    (which nothing needs after that step), so G ends as dA (4H, T*B) and the weight gradients are one
-    product each (dx: one per chunk, into its batch-first buffer). The cache is used up: a second
-    backward on it is refused."""
+    """BPTT a chunk of steps at a time (dy transposed a chunk at a time); each step's gate gradients
+    overwrite its gate values in G (which nothing needs after that step), so G ends as dA (4H, T*B)
+    and the weight gradients and dx are one product each. The cache is used up: a second backward on
+    it is refused."""
     K = kernels()
     _, x, hs, cs, G, mask, params, col, spent = cache
     if spent[0]:
@@ -157,7 +157,6 @@ def _backward_fm(dy, dstateT, cache, need_dx):
     rev = x.strides[0] < 0                         # G's columns are in x's memory order
     masks = K.masks_2d(mask, T, dtype) if loops(K) else None
     empty = no_mask(dtype)
-    dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None
     for t0, t1 in blocks:                          # chunks of steps, latest first
         np.copyto(dyT[: t1 - t0], np.asarray(dy[t0:t1]).transpose(0, 2, 1))
         if loops(K):                               # the chunk's steps in one compiled call
@@ -166,15 +165,14 @@ def _backward_fm(dy, dstateT, cache, need_dx):
             for t in reversed(range(t0, t1)):
                 K.lstm_bwd_fm(dhg, carry, dyT[t - t0], dc, G, col(t), cs[t + 1], cs[t], step_mask(mask, t, empty))
                 product(W_hhT, G[:, col(t)], dhg)
-        if dx is not None:                         # the chunk's columns of G are gate gradients now
-            s0, s1 = (T - t1, T - t0) if rev else (t0, t1)
-            dx.add_fm(G[:, s0:s1].reshape(GATES * H, (s1 - s0) * B), W_ih, s0, s1 - s0)
     dhg += carry
     dA = G.reshape(GATES * H, T * B)               # gate gradients, columns in x's memory order
     grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype)
     grads.add_fm(dA, x[::-1] if rev else x, dA, hs[T - 1 :: -1] if rev else hs[:T])
-    if dx is not None:
-        dx = dx.result()[::-1] if rev else dx.result()
+    dx = None
+    if need_dx:                                    # rows (t, b) in x's memory order: (T, B, I)
+        dx = np.matmul(dA.T, W_ih).reshape(T, B, W_ih.shape[1])
+        dx = dx[::-1] if rev else dx
     return dx, (np.ascontiguousarray(dhg.T), np.ascontiguousarray(dc.T)), grads.dict()
 
 
