@@ -156,7 +156,7 @@ class WeightGrads:
             self.db_hh += _ones(ah.shape[0], ah.dtype) @ ah
 
     def add_fm(self, dA_ih, x, dA_hh, h_prev):
-        """Feature-major chunk: dA_* (G, n*B) gate gradients; x (n, B, I); h_prev (n, B, H)."""
+        """Feature-major: dA_* (G, n*B) gate gradients of n steps; x (n, B, I); h_prev (n, B, H)."""
         self._acc("W_ih", dA_ih, _rows(x))
         self._acc("W_hh", dA_hh, _rows(h_prev))
         if self.db is not None:
@@ -193,12 +193,6 @@ class InputGrad:
         n = dA.shape[0]
         tmp = self._tmp[:n]
         np.matmul(_rows(dA), W_ih, out=tmp.reshape(-1, tmp.shape[-1]))
-        self.buf[:, t0 : t0 + n] = tmp.transpose(1, 0, 2)
-
-    def add_fm(self, dA, W_ih, t0, n):
-        """Feature-major chunk: dA (G, n*B) gate gradients of steps [t0, t0+n)."""
-        tmp = self._tmp[:n]
-        np.matmul(dA.T, W_ih, out=tmp.reshape(-1, tmp.shape[-1]))
         self.buf[:, t0 : t0 + n] = tmp.transpose(1, 0, 2)
 
     def result(self):
