@@ -114,11 +114,28 @@ METRIC3 = {"Turkish UPOS 450 sentences": ("val_accuracy", "max"),
            "Turkish UPOS 4,851 sentences": ("val_accuracy", "max"),
            "Bible en-es 2k short verses": ("val_chrf", "max"), "Bible en-es 31k verses": ("val_chrf", "max")}
 
+# Round 4: the time-budget cooldown (`--lr-cooldown`: the rate falls linearly to 0 over the last fraction of
+# --max-time), on the datasets whose runs use their whole budget; every run gives the knob explicitly.
+DATASETS4 = [
+    ("charlm", "code 0.9 MB", "code.txt", 120),
+    ("charlm", "Shakespeare 1 MB", "shakespeare_1mb.txt", 120),
+    ("tag", "WNUT-16 2,394 sentences", "wnut16", 90),
+    ("seq2seq", "CMUdict 20k pairs", "cmudict_20k.tsv", 90),
+]
+_COOL = [{"lr_cooldown": 0.0}, {"lr_cooldown": 0.2}, {"lr_cooldown": 0.4}]
+_COOL_SEEDS = [{**c, "seed": 1} for c in _COOL]
+_COOL_LR = [{"lr_cooldown": 0.3, "lr": 3e-3}, {"lr_cooldown": 0.3, "lr": 3e-3, "seed": 1}]
+VARIATIONS4 = {"charlm": _COOL + _COOL_SEEDS + _COOL_LR, "tag": _COOL + _COOL_SEEDS, "seq2seq": _COOL + _COOL_SEEDS,
+               "classify": []}
+SKIP4 = {"Shakespeare 1 MB": _COOL_SEEDS + _COOL_LR[1:]}
+
 GRIDS = {
     "1": {"datasets": DATASETS, "base": BASE, "variations": VARIATIONS, "skip": SKIP, "metrics": {},
           "marker": "sweep tables", "results": "runs/sweep"},
     "3": {"datasets": DATASETS3, "base": {task: {} for task in METRIC}, "variations": VARIATIONS3, "skip": SKIP3,
           "metrics": METRIC3, "marker": "sweep tables: round 3", "results": "runs/sweep3"},
+    "4": {"datasets": DATASETS4, "base": {task: {} for task in METRIC}, "variations": VARIATIONS4, "skip": SKIP4,
+          "metrics": {}, "marker": "sweep tables: round 4", "results": "runs/sweep4"},
 }
 
 
@@ -281,7 +298,8 @@ def main():
     p.add_argument("--tasks", nargs="+", default=list(METRIC), choices=list(METRIC))
     p.add_argument("--datasets", nargs="+", help="only datasets whose label contains one of these strings")
     p.add_argument("--round", choices=list(GRIDS), default="1", help="which grid: 1 (rounds 1 and 2, every knob "
-                   "explicit) or 3 (around the current defaults; results in runs/sweep3, its own tables)")
+                   "explicit), 3 (around the current defaults; results in runs/sweep3, its own tables) or 4 (the "
+                   "time-budget cooldown; runs/sweep4)")
     p.add_argument("--results", help="one JSON per finished run (default runs/sweep, round 3: runs/sweep3)")
     p.add_argument("--data-dir", default="runs/userdata", help="where the user-style files are written")
     p.add_argument("--write", default="docs/recipes.md", help="the file whose sweep tables are replaced")

@@ -73,6 +73,9 @@ def build_parser():
     t.add_argument("--lr-patience", type=flag_type("lr_patience"),
                    help=help_range("lr_patience", "plateau schedule: halve the rate once more than N epochs in a row "
                                                   "did not improve (0: after each one)"))
+    t.add_argument("--lr-cooldown", type=flag_type("lr_cooldown"),
+                   help=help_range("lr_cooldown", "with --max-time: over this last fraction of the budget the rate "
+                                                  "falls linearly to 0 (default 0.4, tag 0; 0: off)"))
     t.add_argument("--pooling", choices=CHOICES["pooling"], help="classify: how the sequence is summarised")
     t.add_argument("--pretrained", help="classify/tag: initial word vectors: glove | word2vec | fasttext | none; "
                    "classify --cell bag: doc2vec (document vectors)")

@@ -61,7 +61,7 @@ RANGES = {
     "hidden": Range("int", 1, MAX_SIZE), "layers": Range("int", 1, 64), "embed": Range("int", 1, MAX_SIZE),
     "char_embed": Range("int", 0, MAX_SIZE), "pca": Range("int", 0, MAX_SIZE), "limit": Range("int", 1),
     "seed": Range("int", 0, 2**32 - 1), "patience": Range("int", 0, 1_000_000),
-    "lr_patience": Range("int", 0, 1_000_000),
+    "lr_patience": Range("int", 0, 1_000_000), "lr_cooldown": Range("float", 0, 1, high_open=True),
     "lr": Range("float", 0, 10, low_open=True), "max_time": Range("float", 0, None, low_open=True),
     "clip": Range("float", 0), "subsample": Range("int", 1, 64), "save_every": Range("float", 0),
     "dropout": Range("float", 0, 1, high_open=True),

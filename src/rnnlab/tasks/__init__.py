@@ -21,7 +21,7 @@ TASKS = {"charlm": "charlm", "classify": "classify", "tag": "tag", "seq2seq": "s
 
 # flags every task understands; the task's DEFAULTS fills what the user left out
 COMMON = {"epochs": 10, "max_time": None, "lr": 2e-3, "optimizer": "adam", "clip": 5.0, "patience": 5,
-          "lr_schedule": "plateau", "lr_patience": 0, "seed": 0, "save_every": 60.0, "limit": None, "data": None,
+          "lr_schedule": "plateau", "lr_patience": 0, "lr_cooldown": 0.4, "seed": 0, "save_every": 60.0, "limit": None, "data": None,
           "backend": "numpy", "device": "cpu"}
 
 
@@ -54,6 +54,8 @@ def settings_from_args(args):
         settings["epochs"] = None          # a time budget without --epochs: no epoch cap
     if getattr(args, "lr_patience", None) is not None and settings["lr_schedule"] != "plateau":
         raise ValueError(f"--lr-patience is for --lr-schedule plateau; this run's schedule is {settings['lr_schedule']}")
+    if getattr(args, "lr_cooldown", None) is not None and settings["max_time"] is None:
+        raise ValueError("--lr-cooldown is a fraction of the --max-time budget; give --max-time too")
     if settings["epochs"] is None and settings["lr_schedule"] == "cosine":
         raise ValueError("--lr-schedule cosine decays over a known number of epochs: give --epochs too")
     settings["data"] = resolve_data_path(settings["data"])
@@ -63,7 +65,7 @@ def settings_from_args(args):
 
 # flags that would change a run's settings; --resume takes them from OUT/args.json
 RESUME_FIXED = ("data", "level", "cell", "hidden", "layers", "bidirectional", "char_embed", "embed", "dropout",
-                "epochs", "max_time", "batch", "bptt", "lr", "optimizer", "clip", "patience", "lr_schedule", "lr_patience",
+                "epochs", "max_time", "batch", "bptt", "lr", "optimizer", "clip", "patience", "lr_schedule", "lr_patience", "lr_cooldown",
                 "pooling", "pretrained", "freeze_embeddings", "crf", "init", "pca", "mode", "attention", "limit", "seed",
                 "save_every", "out", "subsample", "features", "lexicon")
 
@@ -94,6 +96,7 @@ def train(args):
         if not os.path.isdir(out):
             raise CheckpointError(f"{out}: no such run directory to resume")
         settings = read_settings(out)
+        settings.setdefault("lr_cooldown", 0.0)        # a run saved before the cooldown existed trains without it
         if args.task and args.task != settings["task"]:
             raise ValueError(f"--resume {out}: that run trains {settings['task']!r}, not {args.task!r}")
         check_data_unchanged(settings, os.path.join(out, "args.json"))

@@ -228,7 +228,7 @@ class TagTask(Task):
 DEFAULTS = {"data": "peoples_daily", "cell": "lstm", "embed": 100, "hidden": 64, "layers": 1,
             "bidirectional": True, "dropout": 0.3, "batch": 32, "epochs": 10, "lr": 2e-3, "crf": None,
             "pretrained": "none", "freeze_embeddings": False, "char_embed": 25, "min_freq": 2, "max_len": MAX_LEN,
-            "lr_schedule": "none", "patience": None}
+            "lr_schedule": "none", "patience": None, "lr_cooldown": 0.0}
 # Defaults that depend on the number of training sentences
 SIZED = {"patience": [(1000, 0), (None, 10)], "crf": [(1000, False), (None, True)]}
 

@@ -15,6 +15,13 @@ Training stops when ``epochs`` are done, when ``max_time`` seconds are used (no
 epoch cap when ``epochs`` is None), after ``patience`` epochs without improvement,
 or when the learning-rate schedule has cut the rate below ``CONVERGED_LR`` of its
 start; the final metrics name which (``stop_reason``) and count steps and epochs.
+
+With ``max_time``, the last ``lr_cooldown`` fraction of the budget lowers the rate
+linearly, step by step, from the schedule's value to 0 at the end of the budget (a
+warmup-stable-decay tail: training that runs until the time is up ends on a cooled
+model instead of wherever the constant-rate noise left it). The epoch schedule works on
+the undecayed rate; a run that stops before the tail (epochs, early stopping) is not
+affected.
 """
 import contextlib
 import json
@@ -54,6 +61,7 @@ class TrainConfig:
     lr_schedule: str = "plateau"      # plateau | cosine | step | none
     lr_factor: float = 0.5
     lr_patience: int = 0              # plateau: cut the rate once more than this many epochs in a row did not improve
+    lr_cooldown: float = 0.0          # with max_time: this last fraction of the budget decays the rate linearly to 0
     seed: int = 0
     save_every: float = 60.0          # seconds between resume checkpoints (0: after every step)
     progress: bool = True
@@ -73,11 +81,14 @@ class Trainer:
             kw["momentum"] = config.momentum
         self.opt = OPTIMIZERS[config.optimizer](model.params, **kw)
         self.opt.frozen = set(model.frozen)
+        if not 0.0 <= config.lr_cooldown < 1.0:
+            raise ValueError(f"lr_cooldown must be in [0, 1), got {config.lr_cooldown!r}")
         self.schedule = _make_schedule(config, self.opt)
         self.rng = np.random.default_rng(config.seed + 1)     # dropout and any training-time noise
         self.state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "elapsed": 0.0,
                       "best": None, "best_epoch": None, "bad_epochs": 0, "history": [], "stopped": False,
-                      "loss_sum": 0.0, "loss_count": 0, "epoch_tokens": 0, "best_tiebreak": None, "stop_reason": None}
+                      "loss_sum": 0.0, "loss_count": 0, "epoch_tokens": 0, "best_tiebreak": None, "stop_reason": None,
+                      "lr_base": float(self.opt.lr)}     # the schedule's rate, before the cooldown's factor
         self.carry = task.initial_carry()
 
     # ------------------------------------------------------------------ checkpointing
@@ -112,6 +123,8 @@ class Trainer:
         if self.schedule and meta.get("schedule"):
             self.schedule.load_state_dict(meta["schedule"])
         self.state = {**self.state, **meta["trainer"]}
+        if "lr_base" not in meta["trainer"]:    # a checkpoint written before the cooldown existed
+            self.state["lr_base"] = float(self.opt.lr)
         # metrics.jsonl holds exactly the epochs this snapshot has seen
         lines = [json.dumps(m, sort_keys=True) + "\n" for m in self.state["history"]]
         atomic_write_bytes(os.path.join(self.out, "metrics.jsonl"), "".join(lines).encode())
@@ -180,6 +193,7 @@ class Trainer:
                                              f"lower --lr or --clip")
                 if cfg.clip > 0:
                     optim.clip_grad_norm_(grads, cfg.clip)
+                self.opt.lr = self._cooled_lr()
                 self.opt.step(grads)
                 losses.append(loss)
                 # the epoch's loss sum is part of the resume state: a resumed epoch averages all its steps
@@ -207,12 +221,22 @@ class Trainer:
             metrics.update(epoch=st["epoch"] + 1, step=st["global_step"], train_loss=train_loss,
                            lr=self.opt.lr, elapsed=round(st["elapsed"], 2), partial_epoch=out_of_time,
                            tokens=st["epoch_tokens"])
+            self.opt.lr = st["lr_base"]          # the epoch schedule works on the rate before the cooldown
             self._end_epoch(metrics)
+            st["lr_base"] = float(self.opt.lr)
             if out_of_time:
                 st["stopped"], st["stop_reason"] = True, "time"
             self.save_resume()
             last_save = time.monotonic()
         return self.finish()
+
+    def _cooled_lr(self):
+        """The schedule's rate times the cooldown factor: 1 until the last lr_cooldown of max_time, then down to 0."""
+        cfg, st = self.config, self.state
+        if not cfg.lr_cooldown or cfg.max_time is None:
+            return st["lr_base"]
+        left = max(cfg.max_time - st["elapsed"], 0.0)
+        return st["lr_base"] * min(1.0, left / (cfg.lr_cooldown * cfg.max_time))
 
     def _end_epoch(self, metrics):
         st, task = self.state, self.task
