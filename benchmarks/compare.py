@@ -60,6 +60,8 @@ ROWS = [
     ("seq2seq", "Bible en-es 2k short verses", "bible_2k.tsv", 120),
     ("classify", "Rotten Tomatoes 400 snippets", "rt_400.csv", 90),
     ("classify", "Rotten Tomatoes 12.7k snippets", "rotten_tomatoes", 90),
+    ("classify", "Turkish register 400 sentences", "turkish_register_400.csv", 90),
+    ("classify", "Turkish register 4,851 sentences", "turkish_register", 90),
 ]
 METRIC = {"charlm": ("test_bpc", "min"), "tag": ("f1", "max"), "seq2seq": ("test_wer", "min"),
           "classify": ("accuracy", "max")}

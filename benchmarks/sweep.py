@@ -115,19 +115,28 @@ METRIC3 = {"Turkish UPOS 450 sentences": ("val_accuracy", "max"),
            "Bible en-es 2k short verses": ("val_chrf", "max"), "Bible en-es 31k verses": ("val_chrf", "max")}
 
 # Round 4: the time-budget cooldown (`--lr-cooldown`: the rate falls linearly to 0 over the last fraction of
-# --max-time), on the datasets whose runs use their whole budget; every run gives the knob explicitly.
+# --max-time), on the datasets whose runs use their whole budget; every run gives the knob explicitly. And a
+# second classify dataset (Turkish sentences labelled web or wiki) at two sizes, with round 3's classify knobs
+# around the defaults of the version that runs it (the cooldown included), and the cooldown on both classify sets.
 DATASETS4 = [
     ("charlm", "code 0.9 MB", "code.txt", 120),
     ("charlm", "Shakespeare 1 MB", "shakespeare_1mb.txt", 120),
     ("tag", "WNUT-16 2,394 sentences", "wnut16", 90),
     ("seq2seq", "CMUdict 20k pairs", "cmudict_20k.tsv", 90),
+    ("classify", "Rotten Tomatoes 400", "rt_400.csv", 90),
+    ("classify", "Rotten Tomatoes 12.7k", "rotten_tomatoes", 90),
+    ("classify", "Turkish register 400", "turkish_register_400.csv", 90),
+    ("classify", "Turkish register 4,851", "turkish_register", 90),
 ]
 _COOL = [{"lr_cooldown": 0.0}, {"lr_cooldown": 0.2}, {"lr_cooldown": 0.4}]
 _COOL_SEEDS = [{**c, "seed": 1} for c in _COOL]
 _COOL_LR = [{"lr_cooldown": 0.3, "lr": 3e-3}, {"lr_cooldown": 0.3, "lr": 3e-3, "seed": 1}]
+_CLASSIFY_KNOBS = [{"hidden": 64}, {"hidden": 256}, {"embed": 50}, {"embed": 200}, {"bidirectional": True},
+                   {"batch": 32}, {"dropout": 0.5}, {"lr_patience": 2}]
 VARIATIONS4 = {"charlm": _COOL + _COOL_SEEDS + _COOL_LR, "tag": _COOL + _COOL_SEEDS, "seq2seq": _COOL + _COOL_SEEDS,
-               "classify": []}
-SKIP4 = {"Shakespeare 1 MB": _COOL_SEEDS + _COOL_LR[1:]}
+               "classify": [{}, {"lr_cooldown": 0.0}] + _CLASSIFY_KNOBS}
+SKIP4 = {"Shakespeare 1 MB": _COOL_SEEDS + _COOL_LR[1:], "Rotten Tomatoes 400": _CLASSIFY_KNOBS,
+         "Rotten Tomatoes 12.7k": _CLASSIFY_KNOBS}
 
 GRIDS = {
     "1": {"datasets": DATASETS, "base": BASE, "variations": VARIATIONS, "skip": SKIP, "metrics": {},
@@ -299,7 +308,7 @@ def main():
     p.add_argument("--datasets", nargs="+", help="only datasets whose label contains one of these strings")
     p.add_argument("--round", choices=list(GRIDS), default="1", help="which grid: 1 (rounds 1 and 2, every knob "
                    "explicit), 3 (around the current defaults; results in runs/sweep3, its own tables) or 4 (the "
-                   "time-budget cooldown; runs/sweep4)")
+                   "time-budget cooldown and a second classify dataset; runs/sweep4)")
     p.add_argument("--results", help="one JSON per finished run (default runs/sweep, round 3: runs/sweep3)")
     p.add_argument("--data-dir", default="runs/userdata", help="where the user-style files are written")
     p.add_argument("--write", default="docs/recipes.md", help="the file whose sweep tables are replaced")

@@ -10,6 +10,8 @@
     cmudict_2k.tsv      2,000 CMUdict entries (every 60th), the same format: a small user file
     rt_400.csv          400 Rotten Tomatoes snippets (every 32nd) as a text,label CSV
     turkish_450.conll   the first 450 sentences of the Turkish UPOS treebanks, CoNLL as above
+    turkish_register_400.csv
+                        400 Turkish treebank sentences (every 12th) labelled web or wiki, a text,label CSV
     bible_2k.tsv        2,000 English<TAB>Spanish Bible verse pairs of at most 15 English words, spread
                         over the whole book (needs the two Debian sword-text packages, see `rnnlab data list`)
 
@@ -76,10 +78,10 @@ def write_bible(path, n=2_000, max_words=15):
             f.write(f"{en}\t{es}\n")
 
 
-def write_csv(path, n=400):
+def write_csv(path, n=400, dataset="rotten_tomatoes"):
     from rnnlab.data import load_dataset
 
-    rows = load_dataset("rotten_tomatoes")
+    rows = load_dataset(dataset)
     step = max(1, len(rows) // n)
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
@@ -90,7 +92,8 @@ def write_csv(path, n=400):
 FILES = {"code.txt": write_code, "shakespeare_1mb.txt": write_shakespeare, "wnut16_450.conll": write_conll,
          "cmudict_20k.tsv": write_tsv, "cmudict_2k.tsv": lambda path: write_tsv(path, 2_000),
          "rt_400.csv": write_csv, "turkish_450.conll": lambda path: write_conll(path, 450, "turkish_pos"),
-         "bible_2k.tsv": write_bible}
+         "bible_2k.tsv": write_bible,
+         "turkish_register_400.csv": lambda path: write_csv(path, 400, "turkish_register")}
 
 
 def make_all(folder, names=None):

@@ -52,6 +52,13 @@ def test_turkish_pos():
     assert len({t for _, tags in data for t in tags}) == 14
 
 
+def test_turkish_register():
+    data = load_dataset("turkish_register")
+    assert len(data) == 4851 and [lab for _, lab in data].count("web") == 2541
+    assert data[0] == ("Burda da öylemi yoksa kiloyla mı ?", "web")
+    assert all(text.strip() == text and text for text, _ in data)
+
+
 def test_cmudict():
     data = load_dataset("cmudict")
     assert len(data) == 135166 and len({w for w, _ in data}) == 126052

@@ -3,7 +3,7 @@ import pytest
 
 from rnnlab.data import DATASETS, list_datasets, load_dataset
 
-EXPECTED = {"shakespeare": "charlm", "rotten_tomatoes": "classify", "order": "classify",
+EXPECTED = {"shakespeare": "charlm", "rotten_tomatoes": "classify", "order": "classify", "turkish_register": "classify",
             "peoples_daily": "tag", "peoples_daily_pos": "tag", "wnut16": "tag", "turkish_pos": "tag",
             "cmudict": "seq2seq", "bible_en_es": "seq2seq", "bach_chorales": "music", "twemoji": "caption",
             "spoken_digits": "speech", "connected_digits": "speech"}

@@ -1,5 +1,6 @@
 """tagging.py parsers on small inline samples: People's Daily NER/POS and CoNLL-U."""
-from rnnlab.data.tagging import char_bio, entity_spans, parse_conllu, parse_peoples_daily, parse_pku_line
+from rnnlab.data.tagging import (char_bio, entity_spans, parse_conllu, parse_conllu_texts, parse_peoples_daily,
+                                 parse_pku_line)
 
 
 def test_adjacent_nr_words_are_one_person():
@@ -53,3 +54,7 @@ CONLLU = """# sent_id = 1
 
 def test_conllu_skips_comments_multiword_and_empty_nodes():
     assert parse_conllu(CONLLU) == [(["Git", "mek", "."], ["VERB", "NOUN", "PUNCT"]), (["Tamam"], ["ADV"])]
+
+
+def test_conllu_texts_are_the_sentences_as_written():
+    assert parse_conllu_texts(CONLLU) == ["Gitmek istemiyorum.", "Tamam"]     # the second has no text line

