@@ -87,8 +87,7 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed + 1)     # dropout and any training-time noise
         self.state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "elapsed": 0.0,
                       "best": None, "best_epoch": None, "bad_epochs": 0, "history": [], "stopped": False,
-                      "loss_sum": 0.0, "loss_count": 0, "epoch_tokens": 0, "best_tiebreak": None, "stop_reason": None,
-                      "lr_base": float(self.opt.lr)}     # the schedule's rate, before the cooldown's factor
+                      "loss_sum": 0.0, "loss_count": 0, "epoch_tokens": 0, "best_tiebreak": None, "stop_reason": None}
         self.carry = task.initial_carry()
 
     # ------------------------------------------------------------------ checkpointing
@@ -123,8 +122,6 @@ class Trainer:
         if self.schedule and meta.get("schedule"):
             self.schedule.load_state_dict(meta["schedule"])
         self.state = {**self.state, **meta["trainer"]}
-        if "lr_base" not in meta["trainer"]:    # a checkpoint written before the cooldown existed
-            self.state["lr_base"] = float(self.opt.lr)
         # metrics.jsonl holds exactly the epochs this snapshot has seen
         lines = [json.dumps(m, sort_keys=True) + "\n" for m in self.state["history"]]
         atomic_write_bytes(os.path.join(self.out, "metrics.jsonl"), "".join(lines).encode())
@@ -185,7 +182,7 @@ class Trainer:
             of = f"/{cfg.epochs}" if cfg.epochs is not None else ""
             log = _ProgressLog(len(batches), st["step_in_epoch"], f"epoch {st['epoch'] + 1}{of}", cfg, st["elapsed"])
             tokens, t0, losses = 0, time.monotonic(), []
-            out_of_time = False
+            out_of_time, cooling = False, self._cooldown()
             for i in range(st["step_in_epoch"], len(batches)):
                 loss, grads, self.carry, n_tok = task.train_step(batches[i], self.carry, self.rng)
                 if not math.isfinite(loss):
@@ -193,8 +190,12 @@ class Trainer:
                                              f"lower --lr or --clip")
                 if cfg.clip > 0:
                     optim.clip_grad_norm_(grads, cfg.clip)
-                self.opt.lr = self._cooled_lr()
+                # the cooldown scales this step's rate only: the optimizer keeps the schedule's rate, which the
+                # epoch schedule reads and the resume checkpoint stores
+                rate, cooling = self.opt.lr, self._cooldown()
+                self.opt.lr = rate * cooling
                 self.opt.step(grads)
+                self.opt.lr = rate
                 losses.append(loss)
                 # the epoch's loss sum is part of the resume state: a resumed epoch averages all its steps
                 st["loss_sum"] += float(loss)
@@ -219,24 +220,22 @@ class Trainer:
             metrics = task.evaluate("val")
             train_loss = st["loss_sum"] / st["loss_count"] if st["loss_count"] else None
             metrics.update(epoch=st["epoch"] + 1, step=st["global_step"], train_loss=train_loss,
-                           lr=self.opt.lr, elapsed=round(st["elapsed"], 2), partial_epoch=out_of_time,
+                           lr=self.opt.lr * cooling, elapsed=round(st["elapsed"], 2), partial_epoch=out_of_time,
                            tokens=st["epoch_tokens"])
-            self.opt.lr = st["lr_base"]          # the epoch schedule works on the rate before the cooldown
             self._end_epoch(metrics)
-            st["lr_base"] = float(self.opt.lr)
             if out_of_time:
                 st["stopped"], st["stop_reason"] = True, "time"
             self.save_resume()
             last_save = time.monotonic()
         return self.finish()
 
-    def _cooled_lr(self):
-        """The schedule's rate times the cooldown factor: 1 until the last lr_cooldown of max_time, then down to 0."""
-        cfg, st = self.config, self.state
+    def _cooldown(self):
+        """The factor on the schedule's rate: 1 until the last lr_cooldown of max_time, then linearly down to 0."""
+        cfg = self.config
         if not cfg.lr_cooldown or cfg.max_time is None:
-            return st["lr_base"]
-        left = max(cfg.max_time - st["elapsed"], 0.0)
-        return st["lr_base"] * min(1.0, left / (cfg.lr_cooldown * cfg.max_time))
+            return 1.0
+        left = max(cfg.max_time - self.state["elapsed"], 0.0)
+        return min(1.0, left / (cfg.lr_cooldown * cfg.max_time))
 
     def _end_epoch(self, metrics):
         st, task = self.state, self.task
