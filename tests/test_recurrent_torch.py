@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rnnlab import GRU, LSTM, RNN  # noqa: E402
-from rnnlab.engine import use_backend  # noqa: E402
+from rnnlab.engine import BACKENDS as ENGINE_BACKENDS, use_backend  # noqa: E402
 
 from conftest import assert_close  # noqa: E402
 
@@ -71,7 +71,7 @@ def _available(name):
         return False
 
 
-BACKENDS = [b for b in ("numpy", "numba", "numba_loops") if _available(b)]
+BACKENDS = [b for b in ENGINE_BACKENDS if _available(b)]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -219,9 +219,9 @@ def _dispatch(args):
     if threads is None:
         threads = tasks.default_threads(args)
     if threads is not None:
-        from threadpoolctl import threadpool_limits
+        from .engine import set_num_threads
 
-        threadpool_limits(threads)
+        set_num_threads(threads)
 
     if args.command == "train":
         result = tasks.train(args)

@@ -16,13 +16,15 @@ params: dict with keys W_ih, W_hh, b_ih, b_hh (PyTorch layouts, gates stacked
 along the first axis). grads: the same keys.
 
 The elementwise work between the matrix products runs on a selectable backend:
-``set_backend("numba_loops")`` (the default when numba is installed: fused compiled
+``set_backend("numba_loops")`` (the default when numba is installed on a CPU without AVX-512: fused compiled
 kernels, and each direction's time loop compiled with its per-step BLAS products),
-``set_backend("numba")`` (the same kernels, called from a Python loop per step) or
-``set_backend("numpy")``; see ``_backend``.
+``set_backend("numba_gemm")`` (the default on a CPU with AVX-512: the same loops with rnnlab's
+own matrix product, and the LSTM's batch split between threads), ``set_backend("numba")`` (the
+same kernels, called from a Python loop per step) or ``set_backend("numpy")``; see ``_backend``.
+``set_num_threads(n)`` sets the threads of the BLAS and of numba together.
 """
 from . import gru, lstm, rnn
-from ._backend import BACKENDS, get_backend, set_backend, use_backend
+from ._backend import BACKENDS, get_backend, set_backend, set_num_threads, use_backend
 
 _MODES = {"RNN_TANH": rnn, "RNN_RELU": rnn, "LSTM": lstm, "GRU": gru}
 
@@ -32,4 +34,5 @@ def engine_cell(mode):
     return _MODES[mode]
 
 
-__all__ = ["engine_cell", "rnn", "lstm", "gru", "set_backend", "get_backend", "use_backend", "BACKENDS"]
+__all__ = ["engine_cell", "rnn", "lstm", "gru", "set_backend", "get_backend", "use_backend", "set_num_threads",
+           "BACKENDS"]

@@ -72,3 +72,17 @@ def _gemm(trans_a, trans_b, M, N, K, a, lda, b, ldb, beta, c, ldc):
         fn(ROW_MAJOR, TRANS if trans_a else NO_TRANS, TRANS if trans_b else NO_TRANS, M, N, K,
            one, a.ctypes, lda, b.ctypes, ldb, real(beta), c.ctypes, ldc)
     return impl
+
+
+AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def corename():
+    """The core whose kernels this OpenBLAS runs (``OPENBLAS_CORETYPE`` chooses it where set), lower case;
+    "" where the library does not say."""
+    for name in (_prefix.replace("cblas_", "openblas_") + "get_corename" + _suffix, "openblas_get_corename"):
+        fn = getattr(_lib, name, None)
+        if fn is not None:
+            fn.restype = ctypes.c_char_p
+            return (fn() or b"").decode("ascii", "replace").lower()
+    return ""

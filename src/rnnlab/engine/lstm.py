@@ -36,9 +36,12 @@ FM = {"min_batch": 16}     # the batch size from which forward/backward run feat
 
 def forward(x, state0, params, mask=None):
     """x (T, B, I), (h0, c0) each (B, H) -> y (T, B, H), (h_T, c_T), cache."""
-    if x.shape[1] >= FM["min_batch"]:
-        return _forward_fm(x, state0, params, mask)
     K = kernels()
+    if x.shape[1] >= FM["min_batch"]:
+        if getattr(K, "OWN", False) and K.own_layer():   # "numba_gemm": every product our own
+            from . import _lstm_own
+            return _lstm_own.forward(x, state0, params, mask)
+        return _forward_fm(x, state0, params, mask)
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     h0, c0 = state0
     T, B, _ = x.shape
@@ -65,7 +68,10 @@ def forward(x, state0, params, mask=None):
 
 def backward(dy, dstateT, cache, need_dx=True):
     """dy (T, B, H), (dh_T, dc_T) or None -> dx (T, B, I), (dh0, dc0), grads."""
-    if isinstance(cache[0], str):                   # ("fm", ...): the feature-major path's cache
+    if isinstance(cache[0], str):                   # ("fm", ...) / ("own", ...): the feature-major paths' caches
+        if cache[0] == "own":
+            from . import _lstm_own
+            return _lstm_own.backward(dy, dstateT, cache, need_dx)
         return _backward_fm(dy, dstateT, cache, need_dx)
     K = kernels()
     x, hs, cs, G, mask, params = cache
@@ -118,7 +124,8 @@ def _forward_fm(x, state0, params, mask):
     hT[0], cs[0] = h0.T, c0.T
     gh = np.empty((GATES * H, B), dtype=x.dtype)   # W_hh h_{t-1}^T
     if loops(K):                                   # the whole loop in one compiled call
-        K.lstm_fwd_fm_loop(K.weight(W_hh, x.dtype), G, x.strides[0] < 0, gh, cs, hT, K.masks_2d(mask, T, x.dtype))
+        K.lstm_fwd_fm_loop(K.weight(W_hh, x.dtype), K.own_steps(W_hh, x.dtype), G, x.strides[0] < 0, gh, cs, hT,
+                           K.masks_2d(mask, T, x.dtype))
     else:
         empty = no_mask(x.dtype)
         for t in range(T):
@@ -130,6 +137,21 @@ def _forward_fm(x, state0, params, mask):
     return y, (hs[T], np.ascontiguousarray(cs[T].T)), cache
 
 
+def spend(spent):
+    """Mark a feature-major cache used; refuse a second backward on it (its gate values became gradients)."""
+    if spent[0]:
+        raise RuntimeError("this LSTM forward's cache was already used by a backward pass (its gate values "
+                           "are now gradients); run forward again")
+    spent[0] = True
+
+
+def fm_dstate(dstateT, H, B, dtype):
+    """(dh_T, dc_T) each (B, H), or None -> the feature-major (H, B) blocks BPTT starts from (new arrays)."""
+    if dstateT is None:
+        return np.zeros((H, B), dtype=dtype), np.zeros((H, B), dtype=dtype)
+    return tuple(np.array(np.asarray(d).T, dtype=dtype, order="C") for d in dstateT)
+
+
 def _backward_fm(dy, dstateT, cache, need_dx):
     """BPTT a chunk of steps at a time (dy transposed a chunk at a time); each step's gate gradients
     overwrite its gate values in G (which nothing needs after that step), so G ends as dA (4H, T*B)
@@ -137,30 +159,23 @@ def _backward_fm(dy, dstateT, cache, need_dx):
     it is refused."""
     K = kernels()
     _, x, hs, cs, G, mask, params, col, spent = cache
-    if spent[0]:
-        raise RuntimeError("this LSTM forward's cache was already used by a backward pass (its gate values "
-                           "are now gradients); run forward again")
-    spent[0] = True
+    spend(spent)
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     T, B, H = dy.shape
     dtype = hs.dtype
     blocks, n_max = chunks(T, B)
     dyT = np.empty((n_max, H, B), dtype=dtype)     # one chunk of steps' dy, feature-major
-    if dstateT is None:
-        dhg = np.zeros((H, B), dtype=dtype)        # W_hh^T da_{t+1}, the dh arriving from step t+1
-        dc = np.zeros((H, B), dtype=dtype)
-    else:
-        dhg = np.array(np.asarray(dstateT[0]).T, dtype=dtype, order="C")
-        dc = np.array(np.asarray(dstateT[1]).T, dtype=dtype, order="C")
+    dhg, dc = fm_dstate(dstateT, H, B, dtype)      # dhg: W_hh^T da_{t+1}, the dh arriving from step t+1
     carry = np.zeros((H, B), dtype=dtype)          # dh passed unchanged through padded steps
     W_hhT = np.ascontiguousarray(W_hh.T, dtype=dtype)   # (H, 4H)
     rev = x.strides[0] < 0                         # G's columns are in x's memory order
     masks = K.masks_2d(mask, T, dtype) if loops(K) else None
+    own = loops(K) and K.own_steps(W_hh, dtype)
     empty = no_mask(dtype)
     for t0, t1 in blocks:                          # chunks of steps, latest first
         np.copyto(dyT[: t1 - t0], np.asarray(dy[t0:t1]).transpose(0, 2, 1))
         if loops(K):                               # the chunk's steps in one compiled call
-            K.lstm_bwd_fm_loop(W_hhT, dhg, carry, dyT, dc, G, rev, cs, masks, t0, t1)
+            K.lstm_bwd_fm_loop(W_hhT, own, dhg, carry, dyT, dc, G, rev, cs, masks, t0, t1)
         else:
             for t in reversed(range(t0, t1)):
                 K.lstm_bwd_fm(dhg, carry, dyT[t - t0], dc, G, col(t), cs[t + 1], cs[t], step_mask(mask, t, empty))
