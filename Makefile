@@ -21,7 +21,8 @@ demo: $(STAMP)
 	$(PY) -m rnnlab.demo
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py --write docs/benchmarks.md
+	$(PY) benchmarks/run.py --write docs/benchmarks.md --baseline numba_loops
+	$(PY) benchmarks/run.py --write docs/benchmarks-one-thread.md --baseline numba_loops --threads 1
 
 profile: $(STAMP)
 	$(PY) benchmarks/profile_step.py

@@ -58,15 +58,15 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     import torch
-    from threadpoolctl import threadpool_limits
 
     import measure
     from rnnlab import engine
 
     if args.threads:
-        threadpool_limits(args.threads, user_api="blas")
+        engine.set_num_threads(args.threads)
     blas = measure.blas_facts()
     torch.set_num_threads(int(blas["num_threads"] or 1))
+    engine.set_num_threads(int(blas["num_threads"] or 1))
     backends = args.backends or [b for b in engine.BACKENDS if _available(engine, b)]
     print(f"BLAS {blas['internal_api']} {blas['version']}, kernel {blas['architecture']}, "
           f"{blas['num_threads']} threads; 1-minute load average {os.getloadavg()[0]:.2f} before")

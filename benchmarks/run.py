@@ -31,16 +31,19 @@ CELLS = ("rnn", "lstm", "gru")
 TARGET = {"rnn": 1.5, "lstm": 1.0, "gru": 1.5}
 
 
-def run(quick, baseline=None):
+def run(quick, baseline=None, threads=None):
     import torch
 
     import cases
     import measure
     from rnnlab import engine
 
+    if threads:
+        engine.set_num_threads(threads)
     blas = measure.blas_facts()
     threads = int(blas["num_threads"] or 1)
     torch.set_num_threads(threads)
+    engine.set_num_threads(threads)           # numba's threads too (the LSTM's batch split)
     repeats = 5 if quick else 15
     grid = [GRID[0], GRID[3]] if quick else GRID
     gen_h = GEN_H[:1] if quick else GEN_H
@@ -130,7 +133,7 @@ def render(results, command):
         "",
         f"Command: `{command}`  ",
         f"Date: {datetime.date.today().isoformat()}  ",
-        f"Machine: {r0['cpu']}, {r0['cores']} cores; {r0['threads']} threads for both libraries  ",
+        f"Machine: {r0['cpu']}, {r0['cores']} cores; {r0['threads']} thread{'s' * (r0['threads'] != 1)} for both libraries  ",
         f"Python {v['python']}, NumPy {v['numpy']}, torch {v['torch']}, numba {v['numba']}; "
         f"rnnlab engine backend: {r0['backend']}",
         "",
@@ -157,7 +160,7 @@ def _render_one(r):
     peak = r["gemm_peak"]
     base_head = f" torch/rnnlab, backend {r['baseline']} |" if r.get("baseline") else ""
     lines = ["", f"## {env}", "",
-             f"BLAS: {b['internal_api']} {b['version']}, kernel `{b['architecture']}`, {b['num_threads']} threads; "
+             f"BLAS: {b['internal_api']} {b['version']}, kernel `{b['architecture']}`, {b['num_threads']} thread{'s' * (b['num_threads'] != 1)}; "
              f"float32 GEMM peak measured in this run: {peak:.0f} GFLOP/s" + (" (quick run)" if r["quick"] else "")
              + f"; 1-minute load average {r['load_before']:.2f} before, {r['load_after']:.2f} after"
              + (" (other processes were running: times are inflated)" if max(r["load_before"], r["load_after"]) > 1.0 else ""),
@@ -204,16 +207,17 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="a subset with fewer repeats (< 1 minute)")
     ap.add_argument("--write", metavar="PATH", help="run with the OpenBLAS variables as set and unset; write the tables")
     ap.add_argument("--baseline", metavar="BACKEND", help="also time this engine backend (e.g. numba), in the same rounds")
+    ap.add_argument("--threads", type=int, help="threads for both libraries (default: the BLAS's)")
     ap.add_argument("--json", metavar="PATH", help=argparse.SUPPRESS)   # one environment's results, for --write
     args = ap.parse_args(argv)
     command = ("python benchmarks/run.py" + (" --quick" if args.quick else "") + (f" --write {args.write}" if args.write else "")
-               + (f" --baseline {args.baseline}" if args.baseline else ""))
+               + (f" --baseline {args.baseline}" if args.baseline else "") + (f" --threads {args.threads}" if args.threads else ""))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(run(args.quick, args.baseline), f)
+            json.dump(run(args.quick, args.baseline, args.threads), f)
         return
     if not args.write:
-        print(render([run(args.quick, args.baseline)], command))
+        print(render([run(args.quick, args.baseline, args.threads)], command))
         return
     envs = [dict(os.environ)]
     if any(v in os.environ for v in OPENBLAS_VARS):
@@ -223,7 +227,8 @@ def main(argv=None):
         for k, env in enumerate(envs):
             path = os.path.join(tmp, f"{k}.json")
             cmd = ([sys.executable, os.path.abspath(__file__), "--json", path] + (["--quick"] if args.quick else [])
-                   + (["--baseline", args.baseline] if args.baseline else []))
+                   + (["--baseline", args.baseline] if args.baseline else [])
+                   + (["--threads", str(args.threads)] if args.threads else []))
             subprocess.run(cmd, env=env, check=True)
             with open(path) as f:
                 results.append(json.load(f))
