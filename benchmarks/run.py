@@ -43,7 +43,7 @@ def run(quick, baseline=None, threads=None):
     blas = measure.blas_facts()
     threads = int(blas["num_threads"] or 1)
     torch.set_num_threads(threads)
-    engine.set_num_threads(threads)           # numba's threads too (the LSTM's batch split)
+    engine.set_num_threads(threads)           # numba's threads too (numba_gemm uses its own product on one)
     repeats = 5 if quick else 15
     grid = [GRID[0], GRID[3]] if quick else GRID
     gen_h = GEN_H[:1] if quick else GEN_H

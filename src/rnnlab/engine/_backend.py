@@ -83,8 +83,8 @@ def kernels():
 
 def set_num_threads(n):
     """Use n threads (like ``torch.set_num_threads``): NumPy's BLAS and other OpenMP pools (through
-    threadpoolctl, when installed) and numba's threads, which the "numba_gemm" backend splits an
-    LSTM's batch between. Returns the threadpoolctl limiter (or None)."""
+    threadpoolctl, when installed) and numba's, whose count tells the "numba_gemm" backend whether it
+    runs on one thread. Returns the threadpoolctl limiter (or None)."""
     if n < 1:
         raise ValueError(f"the number of threads must be at least 1, got {n}")
     limiter = None

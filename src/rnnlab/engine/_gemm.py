@@ -141,7 +141,7 @@ KC = 256            # rows of b per pass (a block of b stays in the L2 cache for
 
 
 def gemm_nn(M, N, K, a, lda, ka, b, ldb, beta, c, ldc):
-    """Python callers use ``matmul``; this body only names the function that numba compiles (below)."""
+    """Python callers use NumPy; this body only names the function that numba compiles (below)."""
     raise NotImplementedError("gemm_nn is callable from numba-compiled code only")
 
 

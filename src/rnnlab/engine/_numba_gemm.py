@@ -21,8 +21,6 @@ from ._numba_loops import (gru_bwd, gru_bwd_loop, gru_fwd, gru_fwd_loop, lstm_bw
                            masks_2d, rnn_bwd, rnn_bwd_loop, rnn_fwd, rnn_fwd_loop, weight)
 
 LOOPS = True
-OWN = True
-
 
 _blas_avx512 = []
 CACHED_WEIGHT = 1 << 20     # bytes: W_hh up to this size stays in the L2 cache from one step to the next

@@ -16,7 +16,7 @@ Conventions shared by the loops:
   layer's W_hh or a C-contiguous copy of W_hh^T): OpenBLAS runs a B-row product with a
   transposed operand up to 3x slower at small B, and 3-15% slower at the benchmark shapes;
 - ``own``: the per-step products run on rnnlab's own product (``_gemm``, the ``"numba_gemm"``
-  backend) instead of NumPy's BLAS; the weight gradients and input projections stay in NumPy.
+  backend) instead of NumPy's BLAS; the products outside these loops are the caller's.
 """
 import numpy as np
 from numba import njit
@@ -27,11 +27,15 @@ from ._numba_kernels import (gru_bwd, gru_fwd, lstm_bwd, lstm_bwd_fm, lstm_fwd, 
                              rnn_bwd, rnn_fwd)
 
 LOOPS = True
-OWN = False         # the "numba_gemm" backend (``_numba_gemm``) sets it
 
 
 def own_steps(W, dtype):
     """Whether the per-step products by W run on rnnlab's own product (``_numba_gemm`` overrides this)."""
+    return False
+
+
+def own_layer():
+    """Whether the LSTM's feature-major layer runs every product on rnnlab's own (``_numba_gemm`` overrides this)."""
     return False
 
 

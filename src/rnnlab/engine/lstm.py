@@ -38,7 +38,7 @@ def forward(x, state0, params, mask=None):
     """x (T, B, I), (h0, c0) each (B, H) -> y (T, B, H), (h_T, c_T), cache."""
     K = kernels()
     if x.shape[1] >= FM["min_batch"]:
-        if getattr(K, "OWN", False) and K.own_layer():   # "numba_gemm": every product our own
+        if loops(K) and K.own_layer():             # "numba_gemm": every product our own
             from . import _lstm_own
             return _lstm_own.forward(x, state0, params, mask)
         return _forward_fm(x, state0, params, mask)
