@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from rnnlab import engine
 from rnnlab.layers import Linear
 from rnnlab.optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm_
 from rnnlab.schedules import CosineLR, ReduceLROnPlateau, StepLR, WarmupLR
@@ -33,6 +34,20 @@ CONFIGS = [
     (Adagrad, torch.optim.Adagrad, dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.2)),
 ]
 IDS = [f"{ours.__name__}-{i}" for i, (ours, _, _) in enumerate(CONFIGS)]
+# Adam's step and the gradient norm run as compiled kernels unless the engine runs pure NumPy: test both paths
+PATHS = ["numpy", "compiled"]
+
+
+@pytest.fixture(params=PATHS)
+def path(request):
+    """The optimizer's path: pure NumPy, or the engine's compiled kernels (skipped without numba)."""
+    if request.param == "numpy":
+        with engine.use_backend("numpy"):
+            yield request.param
+        return
+    pytest.importorskip("numba")
+    with engine.use_backend("numba"):
+        yield request.param
 
 
 def make_params(seed):
@@ -57,7 +72,7 @@ def torch_step(ref, tparams, grads):
 
 
 @pytest.mark.parametrize("ours_cls,ref_cls,kwargs", CONFIGS, ids=IDS)
-def test_optimizer_matches_torch(ours_cls, ref_cls, kwargs):
+def test_optimizer_matches_torch(ours_cls, ref_cls, kwargs, path):
     params = make_params(0)
     tparams, ref = torch_pair(ref_cls, kwargs, params)
     opt = ours_cls(params, **kwargs)
@@ -77,7 +92,7 @@ def test_optimizer_matches_torch(ours_cls, ref_cls, kwargs):
 
 
 @pytest.mark.parametrize("ours_cls,ref_cls,kwargs", CONFIGS, ids=IDS)
-def test_state_dict_round_trip_continues_identically(ours_cls, ref_cls, kwargs):
+def test_state_dict_round_trip_continues_identically(ours_cls, ref_cls, kwargs, path):
     params = make_params(2)
     opt = ours_cls(params, **kwargs)
     rng = np.random.default_rng(3)
@@ -142,6 +157,32 @@ def test_float32_params_stay_float32_and_module_is_accepted():
     assert layer.params["weight"] is weight and weight.dtype == np.float32
 
 
+@pytest.mark.parametrize("cls,ref_cls,kwargs", [(Adam, torch.optim.Adam, dict(lr=0.01, weight_decay=0.1)),
+                                                 (AdamW, torch.optim.AdamW, dict(lr=0.01, amsgrad=True))])
+def test_float32_adam_matches_torch_float32(cls, ref_cls, kwargs, path):
+    """float32 parameters are updated in float32 arithmetic on both paths, as torch does (to a few ulp)."""
+    params = {k: v.astype(np.float32) for k, v in make_params(6).items()}
+    params["embedding"] = np.random.default_rng(7).standard_normal((50, 8)).astype(np.float32)
+    tparams = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    opt, ref = cls(params, **kwargs), ref_cls(list(tparams.values()), **kwargs)
+    rng = np.random.default_rng(8)
+    for step in range(20):
+        grads = {k: v.astype(np.float32) for k, v in make_grads(rng, params).items()}
+        opt.step(grads)
+        torch_step(ref, tparams, grads)
+    for k in params:
+        assert params[k].dtype == np.float32
+        assert_close(k, params[k], tparams[k].detach().numpy(), 1e-5)
+
+
+def test_clip_grad_norm_of_nan_gradients_is_nan(path):
+    """A nan gradient makes the norm nan and scales every gradient to nan, as torch does (no silent skip)."""
+    grads = {k: v.astype(np.float32) for k, v in make_params(9).items()}
+    grads["weight"][1, 2] = np.nan
+    assert math.isnan(clip_grad_norm_(grads, 1.0))
+    assert all(np.isnan(g).all() for g in grads.values())
+
+
 def test_bad_hyperparameters():
     with pytest.raises(ValueError, match="lr"):
         SGD(make_params(0), lr=-1)
@@ -153,7 +194,7 @@ def test_bad_hyperparameters():
 
 # ---------------------------------------------------------------------- gradient clipping
 @pytest.mark.parametrize("max_norm,norm_type", [(1.0, 2.0), (100.0, 2.0), (0.5, math.inf)])
-def test_clip_grad_norm_matches_torch(max_norm, norm_type):
+def test_clip_grad_norm_matches_torch(max_norm, norm_type, path):
     grads = make_params(5)
     tparams = {k: torch.zeros(v.shape, dtype=torch.float64, requires_grad=True) for k, v in grads.items()}
     for k, p in tparams.items():

@@ -179,6 +179,15 @@ class Adam(Optimizer):
 
     def _update(self, name, p, g, t):
         b1, b2 = self.betas
+        K = _compiled(p, g)
+        if K is not None:
+            m, v = self.state["exp_avg"][name], self.state["exp_avg_sq"][name]
+            vmax = self.state["max_exp_avg_sq"][name] if self.amsgrad else np.empty(0, p.dtype)
+            l2, keep = (0.0, 1.0 - self.lr * self.weight_decay) if self.decoupled else (self.weight_decay, 1.0)
+            f = p.dtype.type
+            K.adam(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), vmax.reshape(-1), f(b1), f(b2),
+                   f(l2), f(keep), f(self.lr / (1.0 - b1 ** t)), f(math.sqrt(1.0 - b2 ** t)), f(self.eps))
+            return
         if self.decoupled:
             p *= 1.0 - self.lr * self.weight_decay
         else:
@@ -295,13 +304,35 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0):
     if norm_type == math.inf:
         total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
     else:
-        total = math.sqrt(sum(float(np.dot(g.ravel().astype(np.float64), g.ravel().astype(np.float64)))
-                              for g in grads))
+        K = _compiled(*grads)
+        if K is not None:
+            total = math.sqrt(sum(K.sum_squares(g.reshape(-1)) for g in grads))
+        else:
+            total = math.sqrt(sum(float(np.dot(g.ravel().astype(np.float64), g.ravel().astype(np.float64)))
+                                  for g in grads))
     coef = float(max_norm) / (total + 1e-6)
     if not coef >= 1.0:                                  # also scales (to nan) when the norm is nan, as torch
         for g in grads:
             g *= coef
     return total
+
+
+def _compiled(*arrays):
+    """The compiled update kernels (``engine._numba_optim``) for these arrays: None when the engine runs pure
+    NumPy (``rnnlab.engine.set_backend("numpy")``), numba is missing, or an array is not a C-contiguous float
+    array of the first one's dtype (the NumPy code handles those)."""
+    from .engine import get_backend
+
+    if get_backend() == "numpy" or not arrays:
+        return None
+    dtype = arrays[0].dtype
+    if dtype not in (np.float32, np.float64) or not all(a.dtype == dtype and a.flags.c_contiguous for a in arrays):
+        return None
+    try:
+        from .engine import _numba_optim
+    except ImportError:
+        return None
+    return _numba_optim
 
 
 def _check_nonneg(**values):
