@@ -32,3 +32,12 @@ def assert_one_line_error(rc, err, *fragments):
     assert "Traceback" not in err
     for f in fragments:
         assert f in lines[0], (f, lines[0])
+
+
+@pytest.fixture(autouse=True)
+def no_background_compile(monkeypatch):
+    """Training runs in the tests stay on one backend from start to end: the CLI's background compile of the engine's
+    loops (which starts on NumPy and switches once compiled) is tested on its own, in test_background_compile.py."""
+    from rnnlab.engine import _warm
+
+    monkeypatch.setattr(_warm, "start", lambda model: None)

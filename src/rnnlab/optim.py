@@ -319,11 +319,11 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0):
 
 def _compiled(*arrays):
     """The compiled update kernels (``engine._numba_optim``) for these arrays: None when the engine runs pure
-    NumPy (``rnnlab.engine.set_backend("numpy")``), numba is missing, or an array is not a C-contiguous float
+    NumPy (``rnnlab.engine.set_backend("numpy")``; not while it does so for a background compile), numba is missing, or an array is not a C-contiguous float
     array of the first one's dtype (the NumPy code handles those)."""
-    from .engine import get_backend
+    from .engine import _warm, get_backend
 
-    if get_backend() == "numpy" or not arrays:
+    if (get_backend() == "numpy" and not _warm.running()) or not arrays:
         return None
     dtype = arrays[0].dtype
     if dtype not in (np.float32, np.float64) or not all(a.dtype == dtype and a.flags.c_contiguous for a in arrays):

@@ -116,6 +116,7 @@ def train(args):
     tcfg = TrainConfig(**{k: v for k, v in settings.items() if k in fields})
     tcfg.progress = not getattr(args, "quiet", False)
     tcfg.keep_resume = bool(getattr(args, "keep_resume", False))
+    tcfg.compile_in_background = True
     # NumPy, or rnnlab.torch (--backend torch, torchrun); its engine checks run first, so a refused run writes
     # nothing, and under torchrun every rank has joined before rank 0 claims the run directory
     trainer = make_trainer(task, tcfg, out, settings)

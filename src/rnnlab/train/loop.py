@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import optim, schedules
+from ..engine import _warm as engine_warm
 from .checkpoint import (CheckpointError, append_line, atomic_write_bytes, atomic_write_json, load_arrays,
                          remove_temp_files, save_arrays)
 from .rundir import discard_previous_run
@@ -66,6 +67,9 @@ class TrainConfig:
     save_every: float = 60.0          # seconds between resume checkpoints (0: after every step)
     progress: bool = True
     keep_resume: bool = False         # keep resume.safetensors after a clean finish
+    # with max_time, on a machine where the engine's compiled loops are not in numba's cache yet: compile them in a
+    # second process while the first steps run on NumPy, instead of spending the budget's first 10-20 s compiling
+    compile_in_background: bool = False
 
 
 class Trainer:
@@ -89,6 +93,7 @@ class Trainer:
                       "best": None, "best_epoch": None, "bad_epochs": 0, "history": [], "stopped": False,
                       "loss_sum": 0.0, "loss_count": 0, "epoch_tokens": 0, "best_tiebreak": None, "stop_reason": None}
         self.carry = task.initial_carry()
+        self.warmup = None              # engine._warm.Warmup while the compiled loops compile in a second process
 
     # ------------------------------------------------------------------ checkpointing
     @property
@@ -128,8 +133,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
     def fit(self, resume=False):
-        with self._ctrl_c_at_step_boundary():
-            return self._fit(resume)
+        cfg = self.config
+        self.warmup = engine_warm.start(self.task.model) if cfg.compile_in_background and cfg.max_time else None
+        try:
+            with self._ctrl_c_at_step_boundary():
+                return self._fit(resume)
+        finally:
+            if self.warmup is not None:
+                self.warmup.close()
+                self.warmup = None
 
     @contextlib.contextmanager
     def _ctrl_c_at_step_boundary(self):
@@ -184,6 +196,8 @@ class Trainer:
             tokens, t0, losses = 0, time.monotonic(), []
             out_of_time, cooling = False, self._cooldown()
             for i in range(st["step_in_epoch"], len(batches)):
+                if self.warmup is not None and self.warmup.poll():
+                    self.warmup = None          # the compiled loops are in the cache: steps run on them from here
                 loss, grads, self.carry, n_tok = task.train_step(batches[i], self.carry, self.rng)
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"training loss became {loss} at epoch {st['epoch'] + 1} step {i + 1}; "
