@@ -77,6 +77,9 @@ def build_parser():
                    help=help_range("lr_cooldown", "with --max-time: over this last fraction of the budget the rate "
                                                   "falls linearly to 0 (default 0.4, tag 0; 0: off)"))
     t.add_argument("--pooling", choices=CHOICES["pooling"], help="classify: how the sequence is summarised")
+    t.add_argument("--word-dropout", type=flag_type("word_dropout"),
+                   help=help_range("word_dropout", "classify: each training word becomes <unk> with this probability, "
+                                                   "so that words not seen in training have a trained vector (default 0.1)"))
     t.add_argument("--pretrained", help="classify/tag: initial word vectors: glove | word2vec | fasttext | none; "
                    "classify --cell bag: doc2vec (document vectors)")
     t.add_argument("--freeze-embeddings", action="store_true", default=None)

@@ -64,7 +64,7 @@ RANGES = {
     "lr_patience": Range("int", 0, 1_000_000), "lr_cooldown": Range("float", 0, 1, high_open=True),
     "lr": Range("float", 0, 10, low_open=True), "max_time": Range("float", 0, None, low_open=True),
     "clip": Range("float", 0), "subsample": Range("int", 1, 64), "save_every": Range("float", 0),
-    "dropout": Range("float", 0, 1, high_open=True),
+    "dropout": Range("float", 0, 1, high_open=True), "word_dropout": Range("float", 0, 1, high_open=True),
     "temperature": Range("float", 0, 100), "top_k": Range("int", 1), "top_p": Range("float", 0, 1, low_open=True),
     "length": Range("int", 1, 1_000_000), "beam": Range("int", 1, 100), "threads": Range("int", 1, 1024),
 }

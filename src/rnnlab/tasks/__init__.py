@@ -45,7 +45,7 @@ def settings_from_args(args):
         if v is not None:
             settings[key] = v
     unknown_flags = [k for k in ("level", "cell", "hidden", "layers", "bidirectional", "embed", "dropout", "batch", "bptt",
-                                 "pooling", "pretrained", "freeze_embeddings", "crf", "attention", "mode", "init", "pca", "char_embed",
+                                 "pooling", "word_dropout", "pretrained", "freeze_embeddings", "crf", "attention", "mode", "init", "pca", "char_embed",
                                  "subsample", "features", "lexicon")
                      if getattr(args, k, None) is not None and k not in settings]
     if unknown_flags:
@@ -66,7 +66,7 @@ def settings_from_args(args):
 # flags that would change a run's settings; --resume takes them from OUT/args.json
 RESUME_FIXED = ("data", "level", "cell", "hidden", "layers", "bidirectional", "char_embed", "embed", "dropout",
                 "epochs", "max_time", "batch", "bptt", "lr", "optimizer", "clip", "patience", "lr_schedule", "lr_patience", "lr_cooldown",
-                "pooling", "pretrained", "freeze_embeddings", "crf", "init", "pca", "mode", "attention", "limit", "seed",
+                "pooling", "word_dropout", "pretrained", "freeze_embeddings", "crf", "init", "pca", "mode", "attention", "limit", "seed",
                 "save_every", "out", "subsample", "features", "lexicon")
 
 

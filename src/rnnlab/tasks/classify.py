@@ -7,6 +7,10 @@ one-to-one BagOfVectors (``--cell bag``). ``--cell bag --pretrained doc2vec`` tr
 Doc2Vec (``--embed`` dimensions) on the training texts and feeds each text's document vector
 (learned for training texts, inferred for every other text) to the same dense layers
 (DocVectorClassifier).
+
+Word dropout (``--word-dropout``, default 0.1): in training, each word id becomes <unk> with that
+probability. The vocabulary is every training word, so without it <unk> — every word a held-out text
+has that training did not — would keep its random initial vector (docs/recipes.md, round 5).
 """
 import numpy as np
 
@@ -68,6 +72,7 @@ class ClassifyTask(Task):
             self.extra["doc2vec"] = self.doc2vec_vocab
         self.pretrained = init_embeddings(model, self.vocab, tokens, s) if self.doc_vectors is None else None
         self.batch, self.seed = s["batch"], s["seed"]
+        self.word_dropout = float(s.get("word_dropout") or 0.0)     # runs saved before the option had none
         self.splits = {"train": self._encode(train), "val": self._encode(val), "test": self._encode(test)}
         if self.doc_vectors is not None:      # inputs are document vectors: learned (train) or inferred
             d2v = self.doc_vectors
@@ -110,6 +115,11 @@ class ClassifyTask(Task):
         x, lengths = pad_batch([ids[i] for i in idx])
         if self.doc_vectors is not None:
             x = self.doc_vectors["train"][idx]
+        elif self.word_dropout:
+            # every vocabulary word is a training word, so <unk> (each unseen word at test time) would otherwise
+            # keep its random initial vector; padding stays padding
+            unk = self.vocab.unk_id                         # ids: <pad> 0, <unk> 1, then the words
+            x = np.where((rng.random(x.shape) < self.word_dropout) & (x > unk), unk, x)
         loss, grads = self.model.loss_and_grads(x, lengths, labels[idx], training=True, rng=rng)
         return loss, grads, None, int(lengths.sum())
 
@@ -162,7 +172,8 @@ def init_embeddings(model, vocab, token_lists, s):
 
 # ---------------------------------------------------------------------- command line
 DEFAULTS = {"data": "rotten_tomatoes", "cell": "lstm", "embed": 100, "hidden": 128, "layers": 1,
-            "bidirectional": False, "dropout": 0.3, "batch": 8, "epochs": 10, "lr": 2e-3, "pooling": "last",
+            "bidirectional": False, "dropout": 0.3, "word_dropout": 0.1, "batch": 8, "epochs": 10, "lr": 2e-3,
+            "pooling": "last",
             "pretrained": "none", "freeze_embeddings": False}
 
 
