@@ -66,3 +66,16 @@ def test_runs_saved_before_the_option_train_without_it(saved):
     s = {**COMMON, **DEFAULTS, "task": "classify", "data": "x.csv"}
     del s["word_dropout"]
     assert ClassifyTask(TEXTS, {**s, **saved}).word_dropout == 0.0
+
+
+def test_draws_depend_on_the_batch_and_epoch_not_on_the_trainers_generator():
+    """The torch backend and torchrun ranks use the trainer's generator differently: the masks must not follow it."""
+    t = task(0.3)
+    idx = np.arange(40, 80)
+    t.train_batches(3)
+    a, _ = batch_seen_by_model(t, idx, seed=0)
+    b, _ = batch_seen_by_model(t, idx, seed=123)
+    assert np.array_equal(a, b)
+    t.train_batches(4)
+    c, _ = batch_seen_by_model(t, idx, seed=0)
+    assert not np.array_equal(a, c)

@@ -73,6 +73,7 @@ class ClassifyTask(Task):
         self.pretrained = init_embeddings(model, self.vocab, tokens, s) if self.doc_vectors is None else None
         self.batch, self.seed = s["batch"], s["seed"]
         self.word_dropout = float(s.get("word_dropout") or 0.0)     # runs saved before the option had none
+        self.epoch = 0
         self.splits = {"train": self._encode(train), "val": self._encode(val), "test": self._encode(test)}
         if self.doc_vectors is not None:      # inputs are document vectors: learned (train) or inferred
             d2v = self.doc_vectors
@@ -107,6 +108,7 @@ class ClassifyTask(Task):
         return ids, np.array(labels, dtype=np.int64)
 
     def train_batches(self, epoch):
+        self.epoch = epoch                                  # word dropout's draws are per epoch
         ids, _ = self.splits["train"]
         return bucket_batches([len(x) for x in ids], self.batch, seed=[self.seed, epoch], shuffle=True)
 
@@ -117,9 +119,11 @@ class ClassifyTask(Task):
             x = self.doc_vectors["train"][idx]
         elif self.word_dropout:
             # every vocabulary word is a training word, so <unk> (each unseen word at test time) would otherwise
-            # keep its random initial vector; padding stays padding
+            # keep its random initial vector; padding stays padding. The draw depends on the batch alone (its
+            # first example is in no other batch of the epoch), so every backend, rank and resumed run draws it
             unk = self.vocab.unk_id                         # ids: <pad> 0, <unk> 1, then the words
-            x = np.where((rng.random(x.shape) < self.word_dropout) & (x > unk), unk, x)
+            draw = np.random.default_rng([self.seed, self.epoch, int(idx[0])]).random(x.shape)
+            x = np.where((draw < self.word_dropout) & (x > unk), unk, x)
         loss, grads = self.model.loss_and_grads(x, lengths, labels[idx], training=True, rng=rng)
         return loss, grads, None, int(lengths.sum())
 
