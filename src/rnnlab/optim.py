@@ -10,9 +10,12 @@ Each optimizer keeps per-parameter buffers (``arrays`` keys are "<buffer>.<param
 and a per-parameter step count, exactly as torch.optim does. A parameter whose name is
 in ``opt.frozen`` is neither updated nor counted, and may be left out of ``grads``.
 """
+import functools
 import math
 
 import numpy as np
+
+from .engine import _warm, get_backend
 
 
 class Optimizer:
@@ -321,13 +324,18 @@ def _compiled(*arrays):
     """The compiled update kernels (``engine._numba_optim``) for these arrays: None when the engine runs pure
     NumPy (``rnnlab.engine.set_backend("numpy")``; not while it does so for a background compile), numba is missing, or an array is not a C-contiguous float
     array of the first one's dtype (the NumPy code handles those)."""
-    from .engine import _warm, get_backend
-
-    if (get_backend() == "numpy" and not _warm.running()) or not arrays:
+    K = _kernels()
+    if K is None or not arrays or (get_backend() == "numpy" and not _warm.running()):
         return None
     dtype = arrays[0].dtype
     if dtype not in (np.float32, np.float64) or not all(a.dtype == dtype and a.flags.c_contiguous for a in arrays):
         return None
+    return K
+
+
+@functools.cache
+def _kernels():
+    """``engine._numba_optim``, imported once (it is asked for each parameter at every step), or None without numba."""
     try:
         from .engine import _numba_optim
     except ImportError:

@@ -4,7 +4,7 @@ numba compiles each compiled loop the first time it runs on a machine, then load
 cache: a recurrent layer's loops take 10-20 s of one core to compile, which a first run with
 ``--max-time`` would spend compiling instead of training. ``start(model)`` runs the model's kinds of
 recurrent layer once, forward and backward, in a child process that fills numba's cache, and
-sets this process's backend to "numpy" meanwhile (the same equations; 1.3-1.7x slower a step);
+sets this process's backend to "numpy" meanwhile (the same equations; its layers 1.3-1.7x slower);
 ``Warmup.poll()`` between steps switches back once the child is done, and the loops then load
 from the cache in under a second. The child writes a stamp next to numba's cache when it is done,
 so that runs on a warm cache start no child. The optimizer's kernels compile in about a second and
@@ -65,8 +65,8 @@ def stamp_path(backend, modes, dtype):
 class Warmup:
     """A child process compiling the loops; ``poll()`` restores the compiled backend once it is done."""
 
-    def __init__(self, proc, previous):
-        self.proc, self.previous = proc, previous
+    def __init__(self, proc):
+        self.proc = proc
 
     def poll(self):
         """True once the child has finished (the backend is then the compiled one again)."""
@@ -102,7 +102,7 @@ def start(model):
                             env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
     _state["previous"] = backend
     set_backend("numpy")
-    return Warmup(proc, backend)
+    return Warmup(proc)
 
 
 def _lock(path):
