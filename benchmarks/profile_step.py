@@ -25,8 +25,8 @@ GROUPS = [
     ("recurrent products", lambda f, n: f.endswith("_ops.py") and n in ("__call__", "product")),
     ("gate kernels", lambda f, n: "_kernels.py" in f),
     ("compiled loops", lambda f, n: f.endswith("_numba_loops.py")),
-    ("weight gradients", lambda f, n: f.endswith("_ops.py") and n in ("add", "add_fm", "_acc")),
-    ("input projections", lambda f, n: f.endswith("_ops.py") and n in ("input_projection", "input_projection_fm")),
+    ("weight gradients", lambda f, n: f.endswith("_ops.py") and n in ("add", "_acc")),
+    ("input projections", lambda f, n: f.endswith("_ops.py") and n in ("input_projection",)),
     ("head + loss", lambda f, n: f.endswith(("linear.py", "losses.py"))),
 ]
 

@@ -117,3 +117,32 @@ def test_feature_major_lstm_cache_serves_one_backward(backend):
         mod.backward(dy, dstate, cache)
         with pytest.raises(RuntimeError, match="already used by a backward pass"):
             mod.backward(dy, dstate, cache)
+
+
+@pytest.mark.parametrize("backend", AVAILABLE)
+@pytest.mark.parametrize("masked,reverse,need_dx", [(False, False, True), (True, True, True), (True, False, False)])
+def test_feature_major_lstm_chunks_match_batch_major(backend, masked, reverse, need_dx, monkeypatch):
+    """The feature-major path keeps its gates in chunks of steps (3 here, so 10 steps make chunks of 3, 3, 3
+    and 1): the same numbers as the batch-major path (float64), masks, reversed views and no dx included."""
+    monkeypatch.setattr(engine.lstm, "CHUNK_ROWS", 48)
+    mod, kw, params, x, state0, mask, dy, dstate = make("lstm", np.float64, T=10, B=16, I=5, H=7, masked=masked)
+    if reverse:
+        x, dy = x[::-1], dy[::-1]
+        mask = None if mask is None else mask[::-1]
+    results = []
+    for min_batch in (16, 10 ** 9):              # feature-major, then batch-major
+        monkeypatch.setattr(engine.lstm, "FM", {"min_batch": min_batch})
+        with engine.use_backend(backend):
+            y, sT, cache = mod.forward(x, state0, params, mask=mask)
+            assert isinstance(cache[0], str) == (min_batch == 16)
+            if min_batch == 16:
+                assert cache[4].shape[:3] == (4, 28, 3)     # G (C, 4H, n, B)
+            dx, ds0, grads = mod.backward(dy, dstate, cache, need_dx=need_dx)
+        results.append({"y": y, "state_T": sT, "dx": dx, "dstate0": ds0, **{"d" + k: v for k, v in grads.items()}})
+    got, want = results
+    for name in want:
+        if want[name] is None:
+            assert got[name] is None, name
+            continue
+        for (n, g), (_, w) in zip(flat(name, got[name]), flat(name, want[name])):
+            assert_close(n, g, w, 1e-12)

@@ -90,11 +90,13 @@ def _one_thread():
                                                                                    [False, True])))
 def test_lstm_own_products_match_torch(L, bidir, use_lengths, use_state, layer, monkeypatch):
     """The LSTM's feature-major path (from a batch of 1 here) on one thread: every product our own (layer),
-    or the per-step products only (as where OpenBLAS has AVX-512 kernels)."""
+    or the per-step products only (as where OpenBLAS has AVX-512 kernels); chunks of 5 // B steps (some
+    partial)."""
     pytest.importorskip("torch")
     from rnnlab.engine import _numba_gemm
     from test_recurrent_torch import _check_against_torch
     monkeypatch.setattr(lstm, "FM", {"min_batch": 1})
+    monkeypatch.setattr(lstm, "CHUNK_ROWS", 5)
     monkeypatch.setattr(_numba_gemm, "_blas_avx512", [not layer])
     with _one_thread(), engine.use_backend("numba_gemm"):
         _check_against_torch("lstm", L, bidir, use_lengths, use_state)
@@ -116,9 +118,11 @@ def test_one_thread_runs_the_own_products(kind, monkeypatch):
     assert seen and all(seen)
 
 
-@pytest.mark.parametrize("threads,avx512,B,path", [(1, False, 16, "own"), (1, False, 40, "own"), (1, True, 40, "fm"),
-                                                    (2, False, 16, "fm"), (2, False, 40, "fm")])
-def test_lstm_feature_major_path_by_threads(threads, avx512, B, path, monkeypatch):
+@pytest.mark.parametrize("threads,avx512,B,own", [(1, False, 16, True), (1, False, 40, True), (1, True, 40, False),
+                                                   (2, False, 16, False), (2, False, 40, False)])
+def test_lstm_feature_major_path_by_threads(threads, avx512, B, own, monkeypatch):
+    """The feature-major layer runs every product on our own on one thread where OpenBLAS has no AVX-512
+    kernels, and agrees with the NumPy backend either way."""
     from rnnlab.engine import _blas
     monkeypatch.setattr(_blas, "corename", lambda: "skylakex" if avx512 else "haswell")
     from rnnlab.engine import _numba_gemm
@@ -136,11 +140,12 @@ def test_lstm_feature_major_path_by_threads(threads, avx512, B, path, monkeypatc
     try:
         with engine.use_backend("numba_gemm"):
             y, _, cache = lstm.forward(x, (zero, zero), params)
+            own_layer = _numba_gemm.own_layer()
             with engine.use_backend("numpy"):
                 want, _, _ = lstm.forward(x, (zero, zero), params)
     finally:
         numba.set_num_threads(before)
-    assert cache[0] == path
+    assert cache[0] == "fm" and own_layer == own
     assert_close("y", y, want, 1e-5)
 
 

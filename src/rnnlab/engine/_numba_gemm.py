@@ -6,7 +6,7 @@ the command line's default below hidden 512; ``rnnlab.engine.set_num_threads``):
   L2 cache where OpenBLAS has AVX-512 kernels;
 - where NumPy's OpenBLAS runs kernels without AVX-512 (``OPENBLAS_CORETYPE=Haswell`` on an AVX-512
   CPU, say), the LSTM's feature-major path (batches of 16 and up) runs every product of the layer
-  on it, input projection, weight gradients and dx included (``own_layer``, ``_lstm_own``); with
+  on it, input projection, weight gradients and dx included (``own_layer``); with
   OpenBLAS's AVX-512 kernels those large products stay in NumPy, which runs them as fast or faster.
 
 With more threads everything runs as on ``"numba_loops"``: the BLAS's threads share each product,

@@ -8,7 +8,8 @@ same numbers in the same order. The weight gradients stay one GEMM per chunk, in
 
 Conventions shared by the loops:
 - ``rev``: the direction runs on a reversed view of its input; step t then reads the input
-  projection in memory order at position T-1-t (``_ops.input_projection`` / ``_fm``);
+  projection in memory order at position T-1-t (``_ops.input_projection``); the LSTM's feature-major
+  loops take their inputs in processing order instead;
 - ``masks`` (T, B): step t's 0/1 mask in processing order, or (T, 0) for "no mask";
 - every product operand is passed as an array view that starts at its first element,
   with the row stride of the array it lives in (see ``_blas.gemm``);
@@ -42,44 +43,93 @@ def own_layer():
 @njit(inline="always")
 def matmul(own, M, N, K, a, lda, b, ldb, c, ldc):
     """c (M, N) = a (M, K) @ b (K, N), by rnnlab's own product or by NumPy's BLAS."""
+    matmul_acc(own, M, N, K, a, lda, b, ldb, 0.0, c, ldc)
+
+
+@njit(inline="always")
+def matmul_acc(own, M, N, K, a, lda, b, ldb, beta, c, ldc):
+    """c (M, N) = a (M, K) @ b (K, N) + beta c, beta 0 or 1."""
     if own:
-        gemm_nn(M, N, K, a, lda, 1, b, ldb, 0.0, c, ldc)
+        gemm_nn(M, N, K, a, lda, 1, b, ldb, beta, c, ldc)
     else:
-        gemm(False, False, M, N, K, a, lda, b, ldb, 0.0, c, ldc)
+        gemm(False, False, M, N, K, a, lda, b, ldb, beta, c, ldc)
 
 
 # ---------------------------------------------------------------- LSTM, feature-major (B >= 16)
+# G (C, 4H, n, B): chunk c holds steps c*n ... c*n+n-1 in processing order, each a (4H, B) column block of
+# the chunk's (4H, n*B) matrix. A step's rows are n*B apart (a few KiB at most, so hardware prefetch and
+# the TLB keep up; rows T*B apart, one page each, made a step's gate kernel 3-4x slower), and a chunk
+# is one matrix for its input projection and, in BPTT, for its weight gradients and dx.
 @njit(cache=True, nogil=True)
-def lstm_fwd_fm_loop(W_hh, own, G, rev, gh, cs, hT, masks):
-    """All T steps: gh (4H, B) = W_hh h_{t-1}^T, then ``lstm_fwd_fm`` on G's step (G (4H, T, B), memory
-    order); cells cs and states hT (T+1, H, B), one (H, B) block per step."""
-    T = hT.shape[0] - 1
-    H, B = hT.shape[1], hT.shape[2]
-    for t in range(T):
-        matmul(own, 4 * H, B, H, W_hh, H, hT[t], B, gh, B)
-        lstm_fwd_fm(G, T - 1 - t if rev else t, gh, cs[t], hT[t], masks[t], cs[t + 1], hT[t + 1])
-
-
-@njit(cache=True, nogil=True)
-def lstm_bwd_fm_loop(W_hhT, own, dhg, carry, dyT, dc, G, rev, cs, masks, t0, t1):
-    """BPTT steps t1-1 down to t0 (dyT[t - t0] (H, B) = dy_t^T): ``lstm_bwd_fm`` turns G's step (4H, B) into
-    its gate gradients da, then dhg (H, B) = W_hh^T da (W_hhT (H, 4H)). Our own product reads da from a
-    contiguous copy: in G its rows are T*B apart, a stride that maps them onto a few sets of the L1 cache
-    (at (16, 200, 96, 384): 163 us a step read in place, against 132 for OpenBLAS, which packs its operands)."""
-    T = cs.shape[0] - 1
-    H, B = dhg.shape
-    ld = T * B
-    da = np.empty((4 * H, B) if own else (0, B), dtype=dhg.dtype)
-    for t in range(t1 - 1, t0 - 1, -1):
-        s = T - 1 - t if rev else t
-        lstm_bwd_fm(dhg, carry, dyT[t - t0], dc, G, s, cs[t + 1], cs[t], masks[t])
-        if own:
-            for j in range(4 * H):
-                for b in range(B):
-                    da[j, b] = G[j, s, b]
-            gemm_nn(H, B, 4 * H, W_hhT, 4 * H, 1, da, B, 0.0, dhg, B)
+def lstm_fwd_fm_loop(W_ih, bias, W_hh, xm, xT, G, gh, cs, hT, masks, own, own_layer):
+    """All T steps of x (xm (T, B, I), processing order): each chunk's input projection G[c] = W_ih x^T + bias
+    (our own product reads x^T from xT (I, T*B)), then per step gh (4H, B) = W_hh h_{t-1}^T and ``lstm_fwd_fm``
+    on G[c]'s step; cells cs and states hT (T+1, H, B), one (H, B) block per step."""
+    T, B, I = xm.shape
+    C, H4, n = G.shape[0], G.shape[1], G.shape[2]
+    H = H4 // 4
+    for c in range(C):
+        t0 = c * n
+        nk = min(n, T - t0)
+        g = G[c]
+        g2 = g.reshape(H4, n * B)
+        if own_layer:
+            gemm_nn(H4, nk * B, I, W_ih, I, 1, xT[0, t0 * B:], T * B, 0.0, g2, n * B)
         else:
-            gemm(False, False, H, B, 4 * H, W_hhT, 4 * H, G[0, s], ld, 0.0, dhg, B)
+            gemm(False, True, H4, nk * B, I, W_ih, I, xm[t0], I, 0.0, g2, n * B)
+        for j in range(bias.shape[0]):
+            for q in range(nk * B):
+                g2[j, q] += bias[j]
+        for k in range(nk):
+            t = t0 + k
+            matmul(own, H4, B, H, W_hh, H, hT[t], B, gh, B)
+            lstm_fwd_fm(g, k, gh, cs[t], hT[t], masks[t], cs[t + 1], hT[t + 1])
+
+
+@njit(cache=True, nogil=True)
+def lstm_bwd_fm_loop(W_ih, W_hhT, xm, hb, G, cs, masks, dy, dyT, dhg, carry, dc, dW_ih, dW_hh, db, dx, own,
+                     own_layer):
+    """BPTT over the chunks of ``lstm_fwd_fm_loop``'s G, latest first: per step ``lstm_bwd_fm`` turns G's step
+    (4H, B) into its gate gradients da, then dhg (H, B) = W_hh^T da (W_hhT (H, 4H)); per chunk, its dA
+    (4H, n*B) gives dW_ih += dA x, dW_hh += dA h_prev (hb (T+1, B, H) batch-major), db += row sums and, when
+    dx has rows, dx (T, B, I) = dA^T W_ih. dy (T, B, H) processing order; dyT (n, H, B) scratch."""
+    T, B, I = xm.shape
+    C, H4, n = G.shape[0], G.shape[1], G.shape[2]
+    H = H4 // 4
+    da = np.empty((H4, B) if own else (0, B), dtype=dhg.dtype)
+    for c in range(C - 1, -1, -1):
+        t0 = c * n
+        nk = min(n, T - t0)
+        g = G[c]
+        g2 = g.reshape(H4, n * B)
+        for k in range(nk):
+            for b in range(B):
+                for j in range(H):
+                    dyT[k, j, b] = dy[t0 + k, b, j]
+        for k in range(nk - 1, -1, -1):
+            t = t0 + k
+            lstm_bwd_fm(dhg, carry, dyT[k], dc, g, k, cs[t + 1], cs[t], masks[t])
+            if own:            # our product reads da from a contiguous copy (its rows are n*B apart in G)
+                for j in range(H4):
+                    for b in range(B):
+                        da[j, b] = g[j, k, b]
+                gemm_nn(H, B, H4, W_hhT, H4, 1, da, B, 0.0, dhg, B)
+            else:
+                gemm(False, False, H, B, H4, W_hhT, H4, g[0, k], n * B, 0.0, dhg, B)
+        m = nk * B
+        beta = 0.0 if c == C - 1 else 1.0
+        matmul_acc(own_layer, H4, I, m, g2, n * B, xm[t0], I, beta, dW_ih, I)
+        matmul_acc(own_layer, H4, H, m, g2, n * B, hb[t0], H, beta, dW_hh, H)
+        for j in range(db.shape[0]):
+            s = db[j]
+            for q in range(m):
+                s += g2[j, q]
+            db[j] = s
+        if dx.shape[0]:                            # dx rows (m, I) = dA^T W_ih: dA read transposed
+            if own_layer:
+                gemm_nn(m, I, H4, g2, 1, n * B, W_ih, I, 0.0, dx[t0], I)
+            else:
+                gemm(True, False, m, I, H4, g2, n * B, W_ih, I, 0.0, dx[t0], I)
 
 
 # ---------------------------------------------------------------- per-step products, batch-major

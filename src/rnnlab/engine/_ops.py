@@ -50,20 +50,6 @@ def product(a, b, out):
     return np.matmul(a, b, out=out)
 
 
-def input_projection_fm(x, W, b):
-    """Feature-major input projections of every step: x (T, B, I) -> (G, T, B), and col(t),
-    the column of step t. A reversed view (x[::-1]) is projected in memory order, step t
-    then at column T-1-t, without copying x."""
-    T, B, I = x.shape
-    flip = x.strides[0] < 0
-    xm = np.ascontiguousarray(x[::-1] if flip else x)
-    out = np.matmul(W, xm.reshape(T * B, I).T)
-    if b is not None:
-        out += b[:, None]
-    col = (lambda t: T - 1 - t) if flip else (lambda t: t)
-    return out.reshape(W.shape[0], T, B), col
-
-
 def input_projection(x, W, b, out=None):
     """All time steps' input projections in one GEMM: (T, B, I) -> (T, B, G), C-contiguous per step.
 
@@ -154,15 +140,6 @@ class WeightGrads:
             self.db += _ones(a.shape[0], a.dtype) @ a
         if self.db_hh is not None:
             self.db_hh += _ones(ah.shape[0], ah.dtype) @ ah
-
-    def add_fm(self, dA_ih, x, dA_hh, h_prev):
-        """Feature-major: dA_* (G, n*B) gate gradients of n steps; x (n, B, I); h_prev (n, B, H)."""
-        self._acc("W_ih", dA_ih, _rows(x))
-        self._acc("W_hh", dA_hh, _rows(h_prev))
-        if self.db is not None:
-            self.db += dA_ih @ _ones(dA_ih.shape[1], dA_ih.dtype)
-        if self.db_hh is not None:
-            self.db_hh += dA_hh @ _ones(dA_hh.shape[1], dA_hh.dtype)
 
     def dict(self):
         grads = {name: self._sums[name] if name in self._sums else np.zeros(shape, dtype=self._dtype)

@@ -17,18 +17,23 @@ The cache keeps what BPTT needs and nothing else: the gate values (T, B, 4H),
 h and c (T+1, B, H); tanh(c_t) is recomputed in backward.
 
 From a batch of ``FM["min_batch"]`` up, forward and backward run feature-major: the
-gates (4H, T, B), cells and states (T+1, H, B) hold each step as a (features, batch) block,
-so the per-step products are W_hh h^T (4H, B) and W_hh^T da^T (H, B), the shapes
-OpenBLAS runs 1.2-1.9x faster than h W_hh^T at these sizes. BPTT writes each step's gate
-gradients over its gate values, so G ends as dA (4H, T*B): the weight gradients and dx are
-one product each, with no buffer of their own, and the cache serves one backward.
+cells and states (T+1, H, B) hold each step as a (features, batch) block, and the gates
+G (C, 4H, n, B) hold chunks of n steps (about CHUNK_ROWS columns), each chunk a (4H, n*B)
+matrix with each step a (4H, B) block of it. The per-step products are W_hh h^T (4H, B) and
+W_hh^T da^T (H, B), the shapes OpenBLAS runs 1.2-1.9x faster than h W_hh^T at these sizes;
+a chunk's input projection is one product. BPTT writes each step's gate gradients over its
+gate values, so each chunk ends as its dA (4H, n*B): the chunk's weight gradients and dx are
+one product each, with no buffer of their own, and the cache serves one backward. Chunks,
+rather than one (4H, T*B) matrix, keep a step's rows n*B floats apart instead of T*B (a page
+a row at (B, T, H) = (16, 200, 384)) and a chunk's products in the cache: the layer's forward
+and backward took 6-17% less time at the benchmark shapes (docs/benchmarks.md).
 h leaves the loop as (T+1, B, H): it is the output.
 """
 import numpy as np
 
 from ._backend import kernels, loops
-from ._ops import (InputGrad, StepProduct, WeightGrads, chunks, dy_chunks, input_projection, input_projection_fm,
-                   no_mask, product, step_mask)
+from ._ops import (CHUNK_ROWS, InputGrad, StepProduct, WeightGrads, chunks, dy_chunks, input_projection, no_mask,
+                   product, step_mask)
 
 GATES = 4
 FM = {"min_batch": 16}     # the batch size from which forward/backward run feature-major
@@ -38,9 +43,6 @@ def forward(x, state0, params, mask=None):
     """x (T, B, I), (h0, c0) each (B, H) -> y (T, B, H), (h_T, c_T), cache."""
     K = kernels()
     if x.shape[1] >= FM["min_batch"]:
-        if loops(K) and K.own_layer():             # "numba_gemm": every product our own
-            from . import _lstm_own
-            return _lstm_own.forward(x, state0, params, mask)
         return _forward_fm(x, state0, params, mask)
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     h0, c0 = state0
@@ -68,10 +70,7 @@ def forward(x, state0, params, mask=None):
 
 def backward(dy, dstateT, cache, need_dx=True):
     """dy (T, B, H), (dh_T, dc_T) or None -> dx (T, B, I), (dh0, dc0), grads."""
-    if isinstance(cache[0], str):                   # ("fm", ...) / ("own", ...): the feature-major paths' caches
-        if cache[0] == "own":
-            from . import _lstm_own
-            return _lstm_own.backward(dy, dstateT, cache, need_dx)
+    if isinstance(cache[0], str):                   # ("fm", ...): the feature-major path's cache
         return _backward_fm(dy, dstateT, cache, need_dx)
     K = kernels()
     x, hs, cs, G, mask, params = cache
@@ -111,29 +110,47 @@ def backward(dy, dstateT, cache, need_dx=True):
     return None if dx is None else dx.result(), (dhg, dc), grads.dict()
 
 
+def fm_chunk(T, B):
+    """Steps per chunk of the feature-major gate array G (C, 4H, n, B): about CHUNK_ROWS columns (n*B) each."""
+    return max(1, min(T, CHUNK_ROWS // max(B, 1)))
+
+
 def _forward_fm(x, state0, params, mask):
+    """Feature-major forward over G (C, 4H, n, B), steps in processing order (a reversed view of x is copied
+    in that order, as are its dy and dx): chunk c holds steps c*n ... c*n+n-1 (``_numba_loops``)."""
     K = kernels()
     W_ih, W_hh = params["W_ih"], params["W_hh"]
-    h0, c0 = state0
-    T, B, _ = x.shape
+    T, B, I = x.shape
     H = W_hh.shape[1]
+    dtype = x.dtype
+    n = fm_chunk(T, B)
+    xm = np.ascontiguousarray(x)                   # (T, B, I) processing order
+    G = np.empty((-(-T // n), GATES * H, n, B), dtype=dtype)   # pre-activations, then gate values
+    hT = np.empty((T + 1, H, B), dtype=dtype)      # hT[t+1] = h_t^T
+    cs = np.empty((T + 1, H, B), dtype=dtype)      # cs[t+1] = c_t^T
+    hT[0], cs[0] = np.asarray(state0[0]).T, np.asarray(state0[1]).T
+    gh = np.empty((GATES * H, B), dtype=dtype)     # W_hh h_{t-1}^T
     bias = None if params.get("b_ih") is None else params["b_ih"] + params["b_hh"]
-    G, col = input_projection_fm(x, W_ih, bias)    # (4H, T, B): pre-activations, then gate values
-    hT = np.empty((T + 1, H, B), dtype=x.dtype)    # hT[t+1] = h_t^T
-    cs = np.empty((T + 1, H, B), dtype=x.dtype)    # cs[t+1] = c_t^T
-    hT[0], cs[0] = h0.T, c0.T
-    gh = np.empty((GATES * H, B), dtype=x.dtype)   # W_hh h_{t-1}^T
-    if loops(K):                                   # the whole loop in one compiled call
-        K.lstm_fwd_fm_loop(K.weight(W_hh, x.dtype), K.own_steps(W_hh, x.dtype), G, x.strides[0] < 0, gh, cs, hT,
-                           K.masks_2d(mask, T, x.dtype))
+    if loops(K):                                   # the whole forward in one compiled call
+        own_layer = K.own_layer()
+        xT = np.ascontiguousarray(xm.reshape(T * B, I).T) if own_layer else np.empty((0, 0), dtype)
+        K.lstm_fwd_fm_loop(K.weight(W_ih, dtype), np.empty(0, dtype) if bias is None else bias.astype(dtype),
+                           K.weight(W_hh, dtype), xm, xT, G, gh, cs, hT, K.masks_2d(mask, T, dtype),
+                           K.own_steps(W_hh, dtype), own_layer)
     else:
-        empty = no_mask(x.dtype)
-        for t in range(T):
-            product(W_hh, hT[t], gh)
-            K.lstm_fwd_fm(G, col(t), gh, cs[t], hT[t], step_mask(mask, t, empty), cs[t + 1], hT[t + 1])
+        empty = no_mask(dtype)
+        for t0 in range(0, T, n):
+            t1 = min(T, t0 + n)
+            g = G[t0 // n].reshape(GATES * H, n * B)[:, : (t1 - t0) * B]
+            g[...] = W_ih @ xm[t0:t1].reshape(-1, I).T
+            if bias is not None:
+                g += bias[:, None]
+            for t in range(t0, t1):
+                product(W_hh, hT[t], gh)
+                K.lstm_fwd_fm(G[t0 // n], t - t0, gh, cs[t], hT[t], step_mask(mask, t, empty), cs[t + 1], hT[t + 1])
     hs = np.ascontiguousarray(hT.transpose(0, 2, 1))   # (T+1, B, H): the output, and BPTT's h rows
     y = hs[1:] if mask is None else hs[1:] * mask
-    cache = ("fm", x, hs, cs, G, mask, params, col, [False])
+    cache = ("fm", xm, hs, cs, G, mask, params, [False])
     return y, (hs[T], np.ascontiguousarray(cs[T].T)), cache
 
 
@@ -153,42 +170,56 @@ def fm_dstate(dstateT, H, B, dtype):
 
 
 def _backward_fm(dy, dstateT, cache, need_dx):
-    """BPTT a chunk of steps at a time (dy transposed a chunk at a time); each step's gate gradients
-    overwrite its gate values in G (which nothing needs after that step), so G ends as dA (4H, T*B)
-    and the weight gradients and dx are one product each. The cache is used up: a second backward on
-    it is refused."""
+    """BPTT a chunk of G at a time, latest first; each step's gate gradients overwrite its gate values
+    (which nothing needs after that step), so each chunk ends as its dA (4H, n*B), which gives the
+    chunk's weight gradients and dx one product each. The cache is used up: a second backward on it
+    is refused."""
     K = kernels()
-    _, x, hs, cs, G, mask, params, col, spent = cache
+    _, xm, hs, cs, G, mask, params, spent = cache
     spend(spent)
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     T, B, H = dy.shape
+    I = xm.shape[2]
     dtype = hs.dtype
-    blocks, n_max = chunks(T, B)
-    dyT = np.empty((n_max, H, B), dtype=dtype)     # one chunk of steps' dy, feature-major
+    n = G.shape[2]
     dhg, dc = fm_dstate(dstateT, H, B, dtype)      # dhg: W_hh^T da_{t+1}, the dh arriving from step t+1
     carry = np.zeros((H, B), dtype=dtype)          # dh passed unchanged through padded steps
     W_hhT = np.ascontiguousarray(W_hh.T, dtype=dtype)   # (H, 4H)
-    rev = x.strides[0] < 0                         # G's columns are in x's memory order
-    masks = K.masks_2d(mask, T, dtype) if loops(K) else None
-    own = loops(K) and K.own_steps(W_hh, dtype)
-    empty = no_mask(dtype)
-    for t0, t1 in blocks:                          # chunks of steps, latest first
-        np.copyto(dyT[: t1 - t0], np.asarray(dy[t0:t1]).transpose(0, 2, 1))
-        if loops(K):                               # the chunk's steps in one compiled call
-            K.lstm_bwd_fm_loop(W_hhT, own, dhg, carry, dyT, dc, G, rev, cs, masks, t0, t1)
-        else:
+    has_bias = params.get("b_ih") is not None
+    dW_ih, dW_hh = np.empty(W_ih.shape, dtype), np.empty(W_hh.shape, dtype)
+    db = np.zeros(GATES * H if has_bias else 0, dtype)
+    dx = np.empty((T, B, I) if need_dx else (0, 0, 0), dtype)
+    dyT = np.empty((n, H, B), dtype=dtype)         # one chunk of steps' dy, feature-major
+    if loops(K):                                   # the whole BPTT in one compiled call
+        K.lstm_bwd_fm_loop(K.weight(W_ih, dtype), W_hhT, xm, hs, G, cs, K.masks_2d(mask, T, dtype),
+                           np.asarray(dy, dtype=dtype), dyT, dhg, carry, dc, dW_ih, dW_hh, db, dx,
+                           K.own_steps(W_hh, dtype), K.own_layer())
+    else:
+        empty = no_mask(dtype)
+        for t0 in reversed(range(0, T, n)):
+            t1 = min(T, t0 + n)
+            np.copyto(dyT[: t1 - t0], np.asarray(dy[t0:t1]).transpose(0, 2, 1))
             for t in reversed(range(t0, t1)):
-                K.lstm_bwd_fm(dhg, carry, dyT[t - t0], dc, G, col(t), cs[t + 1], cs[t], step_mask(mask, t, empty))
-                product(W_hhT, G[:, col(t)], dhg)
+                K.lstm_bwd_fm(dhg, carry, dyT[t - t0], dc, G[t0 // n], t - t0, cs[t + 1], cs[t],
+                              step_mask(mask, t, empty))
+                product(W_hhT, G[t0 // n][:, t - t0], dhg)
+            dA = G[t0 // n].reshape(GATES * H, n * B)[:, : (t1 - t0) * B]
+            first = t1 == T
+            for dW, rows in ((dW_ih, xm[t0:t1]), (dW_hh, hs[t0:t1])):
+                part = dA @ rows.reshape(-1, rows.shape[2])
+                if first:
+                    dW[...] = part
+                else:
+                    dW += part
+            if has_bias:
+                db += dA.sum(axis=1)
+            if need_dx:
+                dx[t0:t1] = (dA.T @ W_ih).reshape(t1 - t0, B, I)
     dhg += carry
-    dA = G.reshape(GATES * H, T * B)               # gate gradients, columns in x's memory order
-    grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype)
-    grads.add_fm(dA, x[::-1] if rev else x, dA, hs[T - 1 :: -1] if rev else hs[:T])
-    dx = None
-    if need_dx:                                    # rows (t, b) in x's memory order: (T, B, I)
-        dx = np.matmul(dA.T, W_ih).reshape(T, B, W_ih.shape[1])
-        dx = dx[::-1] if rev else dx
-    return dx, (np.ascontiguousarray(dhg.T), np.ascontiguousarray(dc.T)), grads.dict()
+    grads = {"W_ih": dW_ih, "W_hh": dW_hh}
+    if has_bias:
+        grads["b_ih"], grads["b_hh"] = db, db.copy()
+    return (dx if need_dx else None), (np.ascontiguousarray(dhg.T), np.ascontiguousarray(dc.T)), grads
 
 
 def project(x, params):
