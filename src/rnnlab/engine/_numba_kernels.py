@@ -164,7 +164,7 @@ def lstm_bwd(dhg, carry, dy, dc, g, c, c_prev, m, da):
 
 # ---------------------------------------------------------------- LSTM, feature-major
 # The batch-16-and-up path of engine.lstm: each step is a (features, batch) block, the layout of
-# the product W_hh h^T that OpenBLAS runs fastest: gates G (4H, n, B), a chunk of n steps (step s is G[:, s]), cells
+# the product W_hh h^T that OpenBLAS runs fastest: gates G (4H, 1, B) of a step (G[:, 0]; the NumPy kernels take G[:, s]), cells
 # and states (T+1, H, B) (one contiguous block per step). Each hidden unit's four gates are done
 # in one pass over the batch (one vectorised loop per unit, 1-D row views in and out), so that a
 # step reads and writes each value once.

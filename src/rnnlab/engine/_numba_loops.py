@@ -56,80 +56,64 @@ def matmul_acc(own, M, N, K, a, lda, b, ldb, beta, c, ldc):
 
 
 # ---------------------------------------------------------------- LSTM, feature-major (B >= 16)
-# G (C, 4H, n, B): chunk c holds steps c*n ... c*n+n-1 in processing order, each a (4H, B) column block of
-# the chunk's (4H, n*B) matrix. A step's rows are n*B apart (a few KiB at most, so hardware prefetch and
-# the TLB keep up; rows T*B apart, one page each, made a step's gate kernel 3-4x slower), and a chunk
-# is one matrix for its input projection and, in BPTT, for its weight gradients and dx.
+# G (T, 4H, 1, B): each step's gates one contiguous (4H, B) block (the kernels' G[:, 0]), so that a step's
+# kernel streams through memory. BPTT copies a chunk of steps' gate gradients into D (4H, n, B), one
+# (4H, n*B) matrix for the chunk's weight gradients and dx.
 @njit(cache=True, nogil=True)
-def lstm_fwd_fm_loop(W_ih, bias, W_hh, xm, xT, G, gh, cs, hT, masks, own, own_layer):
-    """All T steps of x (xm (T, B, I), processing order): each chunk's input projection G[c] = W_ih x^T + bias
-    (our own product reads x^T from xT (I, T*B)), then per step gh (4H, B) = W_hh h_{t-1}^T and ``lstm_fwd_fm``
-    on G[c]'s step; cells cs and states hT (T+1, H, B), one (H, B) block per step."""
+def lstm_fwd_fm_loop(W_ih, bias, W_hh, xm, xT, G, cs, hT, masks, own, own_layer):
+    """All T steps of x (xm (T, B, I), processing order): G[t] (4H, B) = W_ih x_t^T + W_hh h_{t-1}^T (our own
+    product reads x_t^T from xT (T, I, B)), then ``lstm_fwd_fm`` adds bias (4H, B) and makes them gate values;
+    cells cs and states hT (T+1, H, B), one (H, B) block per step."""
     T, B, I = xm.shape
-    C, H4, n = G.shape[0], G.shape[1], G.shape[2]
+    H4 = G.shape[1]
     H = H4 // 4
-    for c in range(C):
-        t0 = c * n
-        nk = min(n, T - t0)
-        g = G[c]
-        g2 = g.reshape(H4, n * B)
+    for t in range(T):
+        g = G[t]
         if own_layer:
-            gemm_nn(H4, nk * B, I, W_ih, I, 1, xT[0, t0 * B:], T * B, 0.0, g2, n * B)
+            gemm_nn(H4, B, I, W_ih, I, 1, xT[t], B, 0.0, g, B)
         else:
-            gemm(False, True, H4, nk * B, I, W_ih, I, xm[t0], I, 0.0, g2, n * B)
-        for j in range(bias.shape[0]):
-            for q in range(nk * B):
-                g2[j, q] += bias[j]
-        for k in range(nk):
-            t = t0 + k
-            matmul(own, H4, B, H, W_hh, H, hT[t], B, gh, B)
-            lstm_fwd_fm(g, k, gh, cs[t], hT[t], masks[t], cs[t + 1], hT[t + 1])
+            gemm(False, True, H4, B, I, W_ih, I, xm[t], I, 0.0, g, B)
+        matmul_acc(own, H4, B, H, W_hh, H, hT[t], B, 1.0, g, B)
+        lstm_fwd_fm(g, 0, bias, cs[t], hT[t], masks[t], cs[t + 1], hT[t + 1])
 
 
 @njit(cache=True, nogil=True)
-def lstm_bwd_fm_loop(W_ih, W_hhT, xm, hb, G, cs, masks, dy, dyT, dhg, carry, dc, dW_ih, dW_hh, db, dx, own,
-                     own_layer):
-    """BPTT over the chunks of ``lstm_fwd_fm_loop``'s G, latest first: per step ``lstm_bwd_fm`` turns G's step
-    (4H, B) into its gate gradients da, then dhg (H, B) = W_hh^T da (W_hhT (H, 4H)); per chunk, its dA
-    (4H, n*B) gives dW_ih += dA x, dW_hh += dA h_prev (hb (T+1, B, H) batch-major), db += row sums and, when
-    dx has rows, dx (T, B, I) = dA^T W_ih. dy (T, B, H) processing order; dyT (n, H, B) scratch."""
+def lstm_bwd_fm_loop(W_ih, W_hhT, xm, hb, G, D, ones, cs, masks, dy, dyT, dhg, carry, dc, dW_ih, dW_hh, db, dx,
+                     own, own_layer):
+    """BPTT in chunks of n steps (D (4H, n, B)), latest first: per step ``lstm_bwd_fm`` turns G[t] (4H, B) into
+    its gate gradients da, then dhg (H, B) = W_hh^T da (W_hhT (H, 4H)); per chunk, D holds its dA (4H, n*B):
+    dW_ih += dA x, dW_hh += dA h_prev (hb (T+1, B, H) batch-major), db += dA ones (db (4H,) or empty) and,
+    when dx has rows, dx (T, B, I) = dA^T W_ih. dy (T, B, H) processing order; dyT (n, H, B) scratch."""
     T, B, I = xm.shape
-    C, H4, n = G.shape[0], G.shape[1], G.shape[2]
+    H4, n = D.shape[0], D.shape[1]
     H = H4 // 4
-    da = np.empty((H4, B) if own else (0, B), dtype=dhg.dtype)
-    for c in range(C - 1, -1, -1):
+    D2 = D.reshape(H4, n * B)
+    for c in range((T - 1) // n, -1, -1):
         t0 = c * n
         nk = min(n, T - t0)
-        g = G[c]
-        g2 = g.reshape(H4, n * B)
         for k in range(nk):
             for b in range(B):
                 for j in range(H):
                     dyT[k, j, b] = dy[t0 + k, b, j]
         for k in range(nk - 1, -1, -1):
             t = t0 + k
-            lstm_bwd_fm(dhg, carry, dyT[k], dc, g, k, cs[t + 1], cs[t], masks[t])
-            if own:            # our product reads da from a contiguous copy (its rows are n*B apart in G)
-                for j in range(H4):
-                    for b in range(B):
-                        da[j, b] = g[j, k, b]
-                gemm_nn(H, B, H4, W_hhT, H4, 1, da, B, 0.0, dhg, B)
-            else:
-                gemm(False, False, H, B, H4, W_hhT, H4, g[0, k], n * B, 0.0, dhg, B)
+            g = G[t]
+            lstm_bwd_fm(dhg, carry, dyT[k], dc, g, 0, cs[t + 1], cs[t], masks[t])
+            matmul(own, H, B, H4, W_hhT, H4, g, B, dhg, B)
+            for j in range(H4):
+                for b in range(B):
+                    D[j, k, b] = g[j, 0, b]
         m = nk * B
-        beta = 0.0 if c == C - 1 else 1.0
-        matmul_acc(own_layer, H4, I, m, g2, n * B, xm[t0], I, beta, dW_ih, I)
-        matmul_acc(own_layer, H4, H, m, g2, n * B, hb[t0], H, beta, dW_hh, H)
-        for j in range(db.shape[0]):
-            s = db[j]
-            for q in range(m):
-                s += g2[j, q]
-            db[j] = s
+        beta = 0.0 if t0 + nk == T else 1.0
+        matmul_acc(own_layer, H4, I, m, D2, n * B, xm[t0], I, beta, dW_ih, I)
+        matmul_acc(own_layer, H4, H, m, D2, n * B, hb[t0], H, beta, dW_hh, H)
+        if db.shape[0]:
+            matmul_acc(own_layer, H4, 1, m, D2, n * B, ones, 1, 1.0, db, 1)
         if dx.shape[0]:                            # dx rows (m, I) = dA^T W_ih: dA read transposed
             if own_layer:
-                gemm_nn(m, I, H4, g2, 1, n * B, W_ih, I, 0.0, dx[t0], I)
+                gemm_nn(m, I, H4, D2, 1, n * B, W_ih, I, 0.0, dx[t0], I)
             else:
-                gemm(True, False, m, I, H4, g2, n * B, W_ih, I, 0.0, dx[t0], I)
+                gemm(True, False, m, I, H4, D2, n * B, W_ih, I, 0.0, dx[t0], I)
 
 
 # ---------------------------------------------------------------- per-step products, batch-major

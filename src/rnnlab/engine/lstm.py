@@ -16,17 +16,14 @@ BPTT carries (dh_next, dc_next) backwards:
 The cache keeps what BPTT needs and nothing else: the gate values (T, B, 4H),
 h and c (T+1, B, H); tanh(c_t) is recomputed in backward.
 
-From a batch of ``FM["min_batch"]`` up, forward and backward run feature-major: the
-cells and states (T+1, H, B) hold each step as a (features, batch) block, and the gates
-G (C, 4H, n, B) hold chunks of n steps (about CHUNK_ROWS columns), each chunk a (4H, n*B)
-matrix with each step a (4H, B) block of it. The per-step products are W_hh h^T (4H, B) and
-W_hh^T da^T (H, B), the shapes OpenBLAS runs 1.2-1.9x faster than h W_hh^T at these sizes;
-a chunk's input projection is one product. BPTT writes each step's gate gradients over its
-gate values, so each chunk ends as its dA (4H, n*B): the chunk's weight gradients and dx are
-one product each, with no buffer of their own, and the cache serves one backward. Chunks,
-rather than one (4H, T*B) matrix, keep a step's rows n*B floats apart instead of T*B (a page
-a row at (B, T, H) = (16, 200, 384)) and a chunk's products in the cache: the layer's forward
-and backward took 6-17% less time at the benchmark shapes (docs/benchmarks.md).
+From a batch of ``FM["min_batch"]`` up, forward and backward run feature-major: the gates
+G (T, 4H, 1, B), cells and states (T+1, H, B) hold each step as a contiguous (features, batch)
+block, so the per-step products are W_ih x_t^T + W_hh h^T (4H, B) and W_hh^T da^T (H, B), the
+shapes OpenBLAS runs 1.2-1.9x faster than h W_hh^T at these sizes. BPTT writes each step's gate
+gradients over its gate values (the cache serves one backward) and copies them into one chunk's
+dA (4H, n*B), n*B about CHUNK_ROWS: the chunk's weight gradients and dx are one product each.
+Gates kept as one (4H, T*B) matrix instead (no copy) put a step's rows T*B floats apart, a page
+a row at (B, T, H) = (16, 200, 384): a step's gate kernel ran 1.7-3.6x slower reading them there.
 h leaves the loop as (T+1, B, H): it is the output.
 """
 import numpy as np
@@ -111,43 +108,38 @@ def backward(dy, dstateT, cache, need_dx=True):
 
 
 def fm_chunk(T, B):
-    """Steps per chunk of the feature-major gate array G (C, 4H, n, B): about CHUNK_ROWS columns (n*B) each."""
+    """Steps per chunk of BPTT's weight-gradient products on the feature-major path: about CHUNK_ROWS columns."""
     return max(1, min(T, CHUNK_ROWS // max(B, 1)))
 
 
 def _forward_fm(x, state0, params, mask):
-    """Feature-major forward over G (C, 4H, n, B), steps in processing order (a reversed view of x is copied
-    in that order, as are its dy and dx): chunk c holds steps c*n ... c*n+n-1 (``_numba_loops``)."""
+    """Feature-major forward, steps in processing order (a reversed view of x is copied in that order, as
+    are its dy and dx): G (T, 4H, 1, B), each step's gates one (4H, B) block (``_numba_loops``)."""
     K = kernels()
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     T, B, I = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
-    n = fm_chunk(T, B)
     xm = np.ascontiguousarray(x)                   # (T, B, I) processing order
-    G = np.empty((-(-T // n), GATES * H, n, B), dtype=dtype)   # pre-activations, then gate values
+    G = np.empty((T, GATES * H, 1, B), dtype=dtype)    # W_ih x_t + W_hh h_{t-1}, then gate values
     hT = np.empty((T + 1, H, B), dtype=dtype)      # hT[t+1] = h_t^T
     cs = np.empty((T + 1, H, B), dtype=dtype)      # cs[t+1] = c_t^T
     hT[0], cs[0] = np.asarray(state0[0]).T, np.asarray(state0[1]).T
-    gh = np.empty((GATES * H, B), dtype=dtype)     # W_hh h_{t-1}^T
-    bias = None if params.get("b_ih") is None else params["b_ih"] + params["b_hh"]
+    bias = np.zeros((GATES * H, B), dtype=dtype)   # b_ih + b_hh, one column per batch row
+    if params.get("b_ih") is not None:
+        bias[...] = (params["b_ih"] + params["b_hh"])[:, None]
     if loops(K):                                   # the whole forward in one compiled call
         own_layer = K.own_layer()
-        xT = np.ascontiguousarray(xm.reshape(T * B, I).T) if own_layer else np.empty((0, 0), dtype)
-        K.lstm_fwd_fm_loop(K.weight(W_ih, dtype), np.empty(0, dtype) if bias is None else bias.astype(dtype),
-                           K.weight(W_hh, dtype), xm, xT, G, gh, cs, hT, K.masks_2d(mask, T, dtype),
-                           K.own_steps(W_hh, dtype), own_layer)
+        xT = np.ascontiguousarray(xm.transpose(0, 2, 1)) if own_layer else np.empty((0, 0, 0), dtype)
+        K.lstm_fwd_fm_loop(K.weight(W_ih, dtype), bias, K.weight(W_hh, dtype), xm, xT, G, cs, hT,
+                           K.masks_2d(mask, T, dtype), K.own_steps(W_hh, dtype), own_layer)
     else:
         empty = no_mask(dtype)
-        for t0 in range(0, T, n):
-            t1 = min(T, t0 + n)
-            g = G[t0 // n].reshape(GATES * H, n * B)[:, : (t1 - t0) * B]
-            g[...] = W_ih @ xm[t0:t1].reshape(-1, I).T
-            if bias is not None:
-                g += bias[:, None]
-            for t in range(t0, t1):
-                product(W_hh, hT[t], gh)
-                K.lstm_fwd_fm(G[t0 // n], t - t0, gh, cs[t], hT[t], step_mask(mask, t, empty), cs[t + 1], hT[t + 1])
+        for t in range(T):
+            g = G[t, :, 0]
+            np.matmul(W_ih, xm[t].T, out=g)
+            g += W_hh @ hT[t]
+            K.lstm_fwd_fm(G[t], 0, bias, cs[t], hT[t], step_mask(mask, t, empty), cs[t + 1], hT[t + 1])
     hs = np.ascontiguousarray(hT.transpose(0, 2, 1))   # (T+1, B, H): the output, and BPTT's h rows
     y = hs[1:] if mask is None else hs[1:] * mask
     cache = ("fm", xm, hs, cs, G, mask, params, [False])
@@ -170,10 +162,10 @@ def fm_dstate(dstateT, H, B, dtype):
 
 
 def _backward_fm(dy, dstateT, cache, need_dx):
-    """BPTT a chunk of G at a time, latest first; each step's gate gradients overwrite its gate values
-    (which nothing needs after that step), so each chunk ends as its dA (4H, n*B), which gives the
-    chunk's weight gradients and dx one product each. The cache is used up: a second backward on it
-    is refused."""
+    """BPTT a chunk of n steps at a time, latest first; each step's gate gradients overwrite its gate
+    values (which nothing needs after that step) and are copied into the chunk's dA (4H, n*B), which
+    gives the chunk's weight gradients and dx one product each. The cache is used up: a second
+    backward on it is refused."""
     K = kernels()
     _, xm, hs, cs, G, mask, params, spent = cache
     spend(spent)
@@ -181,7 +173,7 @@ def _backward_fm(dy, dstateT, cache, need_dx):
     T, B, H = dy.shape
     I = xm.shape[2]
     dtype = hs.dtype
-    n = G.shape[2]
+    n = fm_chunk(T, B)
     dhg, dc = fm_dstate(dstateT, H, B, dtype)      # dhg: W_hh^T da_{t+1}, the dh arriving from step t+1
     carry = np.zeros((H, B), dtype=dtype)          # dh passed unchanged through padded steps
     W_hhT = np.ascontiguousarray(W_hh.T, dtype=dtype)   # (H, 4H)
@@ -190,24 +182,24 @@ def _backward_fm(dy, dstateT, cache, need_dx):
     db = np.zeros(GATES * H if has_bias else 0, dtype)
     dx = np.empty((T, B, I) if need_dx else (0, 0, 0), dtype)
     dyT = np.empty((n, H, B), dtype=dtype)         # one chunk of steps' dy, feature-major
+    D = np.empty((GATES * H, n, B), dtype=dtype)   # one chunk of steps' gate gradients
     if loops(K):                                   # the whole BPTT in one compiled call
-        K.lstm_bwd_fm_loop(K.weight(W_ih, dtype), W_hhT, xm, hs, G, cs, K.masks_2d(mask, T, dtype),
-                           np.asarray(dy, dtype=dtype), dyT, dhg, carry, dc, dW_ih, dW_hh, db, dx,
-                           K.own_steps(W_hh, dtype), K.own_layer())
+        K.lstm_bwd_fm_loop(K.weight(W_ih, dtype), W_hhT, xm, hs, G, D, np.ones((n * B, 1), dtype), cs,
+                           K.masks_2d(mask, T, dtype), np.asarray(dy, dtype=dtype), dyT, dhg, carry, dc, dW_ih,
+                           dW_hh, db, dx, K.own_steps(W_hh, dtype), K.own_layer())
     else:
         empty = no_mask(dtype)
         for t0 in reversed(range(0, T, n)):
             t1 = min(T, t0 + n)
             np.copyto(dyT[: t1 - t0], np.asarray(dy[t0:t1]).transpose(0, 2, 1))
             for t in reversed(range(t0, t1)):
-                K.lstm_bwd_fm(dhg, carry, dyT[t - t0], dc, G[t0 // n], t - t0, cs[t + 1], cs[t],
-                              step_mask(mask, t, empty))
-                product(W_hhT, G[t0 // n][:, t - t0], dhg)
-            dA = G[t0 // n].reshape(GATES * H, n * B)[:, : (t1 - t0) * B]
-            first = t1 == T
+                K.lstm_bwd_fm(dhg, carry, dyT[t - t0], dc, G[t], 0, cs[t + 1], cs[t], step_mask(mask, t, empty))
+                product(W_hhT, G[t, :, 0], dhg)
+                D[:, t - t0] = G[t, :, 0]
+            dA = D.reshape(GATES * H, n * B)[:, : (t1 - t0) * B]
             for dW, rows in ((dW_ih, xm[t0:t1]), (dW_hh, hs[t0:t1])):
                 part = dA @ rows.reshape(-1, rows.shape[2])
-                if first:
+                if t1 == T:
                     dW[...] = part
                 else:
                     dW += part
