@@ -122,8 +122,9 @@ def test_feature_major_lstm_cache_serves_one_backward(backend):
 @pytest.mark.parametrize("backend", AVAILABLE)
 @pytest.mark.parametrize("masked,reverse,need_dx", [(False, False, True), (True, True, True), (True, False, False)])
 def test_feature_major_lstm_chunks_match_batch_major(backend, masked, reverse, need_dx, monkeypatch):
-    """The feature-major path keeps its gates in chunks of steps (3 here, so 10 steps make chunks of 3, 3, 3
-    and 1): the same numbers as the batch-major path (float64), masks, reversed views and no dx included."""
+    """The feature-major path's BPTT takes chunks of up to 3 steps here (10 steps: 1, 1, 2, 3, 3, latest
+    first, each chunk's gate gradients kept in the gates of the steps after it): the same numbers as the
+    batch-major path (float64), masks, reversed views and no dx included."""
     monkeypatch.setattr(engine.lstm, "CHUNK_ROWS", 48)
     mod, kw, params, x, state0, mask, dy, dstate = make("lstm", np.float64, T=10, B=16, I=5, H=7, masked=masked)
     if reverse:

@@ -57,40 +57,53 @@ def matmul_acc(own, M, N, K, a, lda, b, ldb, beta, c, ldc):
 
 # ---------------------------------------------------------------- LSTM, feature-major (B >= 16)
 # G (T, 4H, 1, B): each step's gates one contiguous (4H, B) block (the kernels' G[:, 0]), so that a step's
-# kernel streams through memory. BPTT copies a chunk of steps' gate gradients into D (4H, n, B), one
-# (4H, n*B) matrix for the chunk's weight gradients and dx.
+# kernel streams through memory. BPTT copies a chunk of steps' gate gradients into one (4H, nk*B) matrix
+# for the chunk's weight gradients and dx, kept in the part of G that BPTT is done with (``bptt_chunk``).
 @njit(cache=True, nogil=True)
-def lstm_fwd_fm_loop(W_ih, bias, W_hh, xm, xT, G, cs, hT, masks, own, own_layer):
-    """All T steps of x (xm (T, B, I), processing order): G[t] (4H, B) = W_ih x_t^T + W_hh h_{t-1}^T (our own
-    product reads x_t^T from xT (T, I, B)), then ``lstm_fwd_fm`` adds bias (4H, B) and makes them gate values;
-    cells cs and states hT (T+1, H, B), one (H, B) block per step."""
+def lstm_fwd_fm_loop(W_ih, bias, W_hh, xm, rev, xT, G, cs, hT, masks, own, own_layer):
+    """All T steps of x (xm (T, B, I), memory order: step t is xm[T-1-t] when ``rev``): G[t] (4H, B) = W_ih x_t^T
+    + W_hh h_{t-1}^T (our own product reads x_t^T from xT (T, I, B), the same order), then ``lstm_fwd_fm`` adds
+    bias (4H, B) and makes them gate values; cells cs and states hT (T+1, H, B), one (H, B) block per step."""
     T, B, I = xm.shape
     H4 = G.shape[1]
     H = H4 // 4
     for t in range(T):
         g = G[t]
+        s = T - 1 - t if rev else t
         if own_layer:
-            gemm_nn(H4, B, I, W_ih, I, 1, xT[t], B, 0.0, g, B)
+            gemm_nn(H4, B, I, W_ih, I, 1, xT[s], B, 0.0, g, B)
         else:
-            gemm(False, True, H4, B, I, W_ih, I, xm[t], I, 0.0, g, B)
+            gemm(False, True, H4, B, I, W_ih, I, xm[s], I, 0.0, g, B)
         matmul_acc(own, H4, B, H, W_hh, H, hT[t], B, 1.0, g, B)
         lstm_fwd_fm(g, 0, bias, cs[t], hT[t], masks[t], cs[t + 1], hT[t + 1])
 
 
+@njit(cache=True)
+def bptt_chunk(T, t1, n):
+    """Steps in the BPTT chunk that ends at step t1: up to n, and no more than the T - t1 steps already done,
+    whose gates' memory then holds the chunk's gate gradients (1 for the first chunk, which has D0)."""
+    return min(n, t1, max(1, T - t1))
+
+
 @njit(cache=True, nogil=True)
-def lstm_bwd_fm_loop(W_ih, W_hhT, xm, hb, G, D, ones, cs, masks, dy, dyT, dhg, carry, dc, dW_ih, dW_hh, db, dx,
-                     own, own_layer):
-    """BPTT in chunks of n steps (D (4H, n, B)), latest first: per step ``lstm_bwd_fm`` turns G[t] (4H, B) into
-    its gate gradients da, then dhg (H, B) = W_hh^T da (W_hhT (H, 4H)); per chunk, D holds its dA (4H, n*B):
-    dW_ih += dA x, dW_hh += dA h_prev (hb (T+1, B, H) batch-major), db += dA ones (db (4H,) or empty) and,
-    when dx has rows, dx (T, B, I) = dA^T W_ih. dy (T, B, H) processing order; dyT (n, H, B) scratch."""
+def lstm_bwd_fm_loop(W_ih, W_hhT, xm, rev, xs, hb, G, D0, ones, cs, masks, dy, dyT, dhg, carry, dc, dW_ih, dW_hh,
+                     db, dx, own, own_layer):
+    """BPTT in chunks of up to n steps (dyT (n, H, B) scratch), latest first: per step ``lstm_bwd_fm`` turns
+    G[t] (4H, B) into its gate gradients da, then dhg (H, B) = W_hh^T da (W_hhT (H, 4H)), and da is copied into
+    the chunk's dA (4H, nk*B), which lies in G's steps after the chunk (D0 (4H, B) for the last step); per
+    chunk, dW_ih += dA x, dW_hh += dA h_prev (hb (T+1, B, H) batch-major), db += dA ones (db (4H,) or empty)
+    and, when dx has rows, dx (T, B, I) = dA^T W_ih. dy, dx processing order; x as in ``lstm_fwd_fm_loop`` (a
+    chunk of a reversed x is copied into xs (n, B, I) in processing order)."""
     T, B, I = xm.shape
-    H4, n = D.shape[0], D.shape[1]
+    H4, n = G.shape[1], dyT.shape[0]
     H = H4 // 4
-    D2 = D.reshape(H4, n * B)
-    for c in range((T - 1) // n, -1, -1):
-        t0 = c * n
-        nk = min(n, T - t0)
+    Gf = G.reshape(T * H4 * B)
+    t1 = T
+    while t1 > 0:
+        nk = bptt_chunk(T, t1, n)
+        t0 = t1 - nk
+        dA = D0.reshape(H4 * B) if t1 == T else Gf[t1 * H4 * B:]
+        ld = nk * B
         for k in range(nk):
             for b in range(B):
                 for j in range(H):
@@ -102,18 +115,21 @@ def lstm_bwd_fm_loop(W_ih, W_hhT, xm, hb, G, D, ones, cs, masks, dy, dyT, dhg, c
             matmul(own, H, B, H4, W_hhT, H4, g, B, dhg, B)
             for j in range(H4):
                 for b in range(B):
-                    D[j, k, b] = g[j, 0, b]
-        m = nk * B
-        beta = 0.0 if t0 + nk == T else 1.0
-        matmul_acc(own_layer, H4, I, m, D2, n * B, xm[t0], I, beta, dW_ih, I)
-        matmul_acc(own_layer, H4, H, m, D2, n * B, hb[t0], H, beta, dW_hh, H)
+                    dA[j * ld + k * B + b] = g[j, 0, b]
+        beta = 0.0 if t1 == T else 1.0
+        if rev:
+            for k in range(nk):
+                xs[k] = xm[T - 1 - t0 - k]
+        matmul_acc(own_layer, H4, I, ld, dA, ld, xs[0] if rev else xm[t0], I, beta, dW_ih, I)
+        matmul_acc(own_layer, H4, H, ld, dA, ld, hb[t0], H, beta, dW_hh, H)
         if db.shape[0]:
-            matmul_acc(own_layer, H4, 1, m, D2, n * B, ones, 1, 1.0, db, 1)
-        if dx.shape[0]:                            # dx rows (m, I) = dA^T W_ih: dA read transposed
+            matmul_acc(own_layer, H4, 1, ld, dA, ld, ones, 1, 1.0, db, 1)
+        if dx.shape[0]:                            # dx rows (ld, I) = dA^T W_ih: dA read transposed
             if own_layer:
-                gemm_nn(m, I, H4, D2, 1, n * B, W_ih, I, 0.0, dx[t0], I)
+                gemm_nn(ld, I, H4, dA, 1, ld, W_ih, I, 0.0, dx[t0], I)
             else:
-                gemm(True, False, m, I, H4, D2, n * B, W_ih, I, 0.0, dx[t0], I)
+                gemm(True, False, ld, I, H4, dA, ld, W_ih, I, 0.0, dx[t0], I)
+        t1 = t0
 
 
 # ---------------------------------------------------------------- per-step products, batch-major

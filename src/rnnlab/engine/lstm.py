@@ -113,14 +113,15 @@ def fm_chunk(T, B):
 
 
 def _forward_fm(x, state0, params, mask):
-    """Feature-major forward, steps in processing order (a reversed view of x is copied in that order, as
-    are its dy and dx): G (T, 4H, 1, B), each step's gates one (4H, B) block (``_numba_loops``)."""
+    """Feature-major forward, steps in processing order (a reversed view of x is read in memory order):
+    G (T, 4H, 1, B), each step's gates one (4H, B) block (``_numba_loops``)."""
     K = kernels()
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     T, B, I = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
-    xm = np.ascontiguousarray(x)                   # (T, B, I) processing order
+    rev = x.strides[0] < 0                         # a reversed view: step t is xm[T-1-t]
+    xm = np.ascontiguousarray(x[::-1] if rev else x)    # (T, B, I) memory order (a copy only if strided)
     G = np.empty((T, GATES * H, 1, B), dtype=dtype)    # W_ih x_t + W_hh h_{t-1}, then gate values
     hT = np.empty((T + 1, H, B), dtype=dtype)      # hT[t+1] = h_t^T
     cs = np.empty((T + 1, H, B), dtype=dtype)      # cs[t+1] = c_t^T
@@ -131,18 +132,18 @@ def _forward_fm(x, state0, params, mask):
     if loops(K):                                   # the whole forward in one compiled call
         own_layer = K.own_layer()
         xT = np.ascontiguousarray(xm.transpose(0, 2, 1)) if own_layer else np.empty((0, 0, 0), dtype)
-        K.lstm_fwd_fm_loop(K.weight(W_ih, dtype), bias, K.weight(W_hh, dtype), xm, xT, G, cs, hT,
+        K.lstm_fwd_fm_loop(K.weight(W_ih, dtype), bias, K.weight(W_hh, dtype), xm, rev, xT, G, cs, hT,
                            K.masks_2d(mask, T, dtype), K.own_steps(W_hh, dtype), own_layer)
     else:
         empty = no_mask(dtype)
         for t in range(T):
             g = G[t, :, 0]
-            np.matmul(W_ih, xm[t].T, out=g)
+            np.matmul(W_ih, x[t].T, out=g)
             g += W_hh @ hT[t]
             K.lstm_fwd_fm(G[t], 0, bias, cs[t], hT[t], step_mask(mask, t, empty), cs[t + 1], hT[t + 1])
     hs = np.ascontiguousarray(hT.transpose(0, 2, 1))   # (T+1, B, H): the output, and BPTT's h rows
     y = hs[1:] if mask is None else hs[1:] * mask
-    cache = ("fm", xm, hs, cs, G, mask, params, [False])
+    cache = ("fm", x, hs, cs, G, mask, params, [False])
     return y, (hs[T], np.ascontiguousarray(cs[T].T)), cache
 
 
@@ -162,16 +163,17 @@ def fm_dstate(dstateT, H, B, dtype):
 
 
 def _backward_fm(dy, dstateT, cache, need_dx):
-    """BPTT a chunk of n steps at a time, latest first; each step's gate gradients overwrite its gate
-    values (which nothing needs after that step) and are copied into the chunk's dA (4H, n*B), which
-    gives the chunk's weight gradients and dx one product each. The cache is used up: a second
-    backward on it is refused."""
+    """BPTT a chunk of up to n steps at a time, latest first; each step's gate gradients overwrite its gate
+    values (which nothing needs after that step) and are copied into the chunk's dA (4H, nk*B), which
+    gives the chunk's weight gradients and dx one product each. dA lies in G's steps after the chunk,
+    which BPTT is done with (so chunks start at 1 step and double up to n). The cache is used up: a
+    second backward on it is refused."""
     K = kernels()
-    _, xm, hs, cs, G, mask, params, spent = cache
+    _, x, hs, cs, G, mask, params, spent = cache
     spend(spent)
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     T, B, H = dy.shape
-    I = xm.shape[2]
+    I = x.shape[2]
     dtype = hs.dtype
     n = fm_chunk(T, B)
     dhg, dc = fm_dstate(dstateT, H, B, dtype)      # dhg: W_hh^T da_{t+1}, the dh arriving from step t+1
@@ -182,22 +184,27 @@ def _backward_fm(dy, dstateT, cache, need_dx):
     db = np.zeros(GATES * H if has_bias else 0, dtype)
     dx = np.empty((T, B, I) if need_dx else (0, 0, 0), dtype)
     dyT = np.empty((n, H, B), dtype=dtype)         # one chunk of steps' dy, feature-major
-    D = np.empty((GATES * H, n, B), dtype=dtype)   # one chunk of steps' gate gradients
+    D0 = np.empty((GATES * H, B), dtype=dtype)     # the last step's gate gradients (later chunks: in G)
     if loops(K):                                   # the whole BPTT in one compiled call
-        K.lstm_bwd_fm_loop(K.weight(W_ih, dtype), W_hhT, xm, hs, G, D, np.ones((n * B, 1), dtype), cs,
+        rev = x.strides[0] < 0
+        xs = np.empty((n, B, I) if rev else (0, 0, 0), dtype)  # a chunk of a reversed x, in processing order
+        K.lstm_bwd_fm_loop(K.weight(W_ih, dtype), W_hhT, np.ascontiguousarray(x[::-1] if rev else x), rev, xs, hs, G,
+                           D0, np.ones((n * B, 1), dtype), cs,
                            K.masks_2d(mask, T, dtype), np.asarray(dy, dtype=dtype), dyT, dhg, carry, dc, dW_ih,
                            dW_hh, db, dx, K.own_steps(W_hh, dtype), K.own_layer())
     else:
         empty = no_mask(dtype)
-        for t0 in reversed(range(0, T, n)):
-            t1 = min(T, t0 + n)
-            np.copyto(dyT[: t1 - t0], np.asarray(dy[t0:t1]).transpose(0, 2, 1))
+        t1 = T
+        while t1 > 0:
+            nk = min(n, t1, max(1, T - t1))        # as _numba_loops.bptt_chunk
+            t0 = t1 - nk
+            dA = D0 if t1 == T else G[t1:].reshape(-1)[: GATES * H * nk * B].reshape(GATES * H, nk * B)
+            np.copyto(dyT[:nk], np.asarray(dy[t0:t1]).transpose(0, 2, 1))
             for t in reversed(range(t0, t1)):
                 K.lstm_bwd_fm(dhg, carry, dyT[t - t0], dc, G[t], 0, cs[t + 1], cs[t], step_mask(mask, t, empty))
                 product(W_hhT, G[t, :, 0], dhg)
-                D[:, t - t0] = G[t, :, 0]
-            dA = D.reshape(GATES * H, n * B)[:, : (t1 - t0) * B]
-            for dW, rows in ((dW_ih, xm[t0:t1]), (dW_hh, hs[t0:t1])):
+                dA[:, (t - t0) * B : (t - t0 + 1) * B] = G[t, :, 0]
+            for dW, rows in ((dW_ih, np.asarray(x[t0:t1])), (dW_hh, hs[t0:t1])):
                 part = dA @ rows.reshape(-1, rows.shape[2])
                 if t1 == T:
                     dW[...] = part
@@ -206,7 +213,8 @@ def _backward_fm(dy, dstateT, cache, need_dx):
             if has_bias:
                 db += dA.sum(axis=1)
             if need_dx:
-                dx[t0:t1] = (dA.T @ W_ih).reshape(t1 - t0, B, I)
+                dx[t0:t1] = (dA.T @ W_ih).reshape(nk, B, I)
+            t1 = t0
     dhg += carry
     grads = {"W_ih": dW_ih, "W_hh": dW_hh}
     if has_bias:
