@@ -137,7 +137,7 @@ def test_feature_major_lstm_chunks_match_batch_major(backend, masked, reverse, n
             y, sT, cache = mod.forward(x, state0, params, mask=mask)
             assert isinstance(cache[0], str) == (min_batch == 16)
             if min_batch == 16:
-                assert cache[4].shape == (10, 28, 1, 16)     # G (T, 4H, 1, B)
+                assert cache[4].shape == (10, 28, 16)     # G (T, 4H, B)
             dx, ds0, grads = mod.backward(dy, dstate, cache, need_dx=need_dx)
         results.append({"y": y, "state_T": sT, "dx": dx, "dstate0": ds0, **{"d" + k: v for k, v in grads.items()}})
     got, want = results

@@ -164,8 +164,8 @@ def lstm_bwd(dhg, carry, dy, dc, g, c, c_prev, m, da):
 
 # ---------------------------------------------------------------- LSTM, feature-major
 # The batch-16-and-up path of engine.lstm: each step is a (features, batch) block, the layout of
-# the product W_hh h^T that OpenBLAS runs fastest: gates G (4H, 1, B) of a step (G[:, 0]; the NumPy kernels take G[:, s]), cells
-# and states (T+1, H, B) (one contiguous block per step). Each hidden unit's four gates are done
+# the product W_hh h^T that OpenBLAS runs fastest: a step's gates g (4H, B), cells and states (H, B),
+# each one contiguous block. Each hidden unit's four gates are done
 # in one pass over the batch (one vectorised loop per unit, 1-D row views in and out), so that a
 # step reads and writes each value once.
 @njit(inline="always", fastmath=True, error_model="numpy")
@@ -182,13 +182,13 @@ def _lstm_fwd_row(gi, gf, gg, go, hi, hf, hg, ho, c_prev, c, h):
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def lstm_fwd_fm(G, s, gh, c_prev, h_prev, m, c, h):
-    """One step: G[:, s] (4H, B) pre-activations W_ih x_t + b -> gate values (in place); gh (4H, B) =
-    W_hh h_{t-1}^T; c_prev, h_prev (H, B) -> c, h (H, B), c_t and h_t^T."""
+def lstm_fwd_fm(g, gh, c_prev, h_prev, m, c, h):
+    """One step: g (4H, B) pre-activations -> gate values (in place), with gh (4H, B) added (the rest of the
+    pre-activations: the bias, or W_hh h_{t-1}^T); c_prev, h_prev (H, B) -> c, h (H, B), c_t and h_t^T."""
     H = h.shape[0]
     for j in range(H):
-        _lstm_fwd_row(G[j, s], G[H + j, s], G[2 * H + j, s], G[3 * H + j, s], gh[j], gh[H + j], gh[2 * H + j],
-                      gh[3 * H + j], c_prev[j], c[j], h[j])
+        _lstm_fwd_row(g[j], g[H + j], g[2 * H + j], g[3 * H + j], gh[j], gh[H + j], gh[2 * H + j], gh[3 * H + j],
+                      c_prev[j], c[j], h[j])
     if m.shape[0]:                                                 # padded: keep the previous state
         for j in range(H):
             for b in range(h.shape[1]):
@@ -229,18 +229,17 @@ def _lstm_bwd_row_masked(dh, carry, dy, dc, gi, gf, gg, go, c, c_prev, m):
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def lstm_bwd_fm(dhg, carry, dy, dc, G, s, c, c_prev, m):
+def lstm_bwd_fm(dhg, carry, dy, dc, g, c, c_prev, m):
     """One BPTT step: dhg (H, B) = W_hh^T da_{t+1}; dy (H, B) = dy_t^T; dc (H, B) in/out; c, c_prev (H, B) =
-    c_t, c_{t-1}; G[:, s] (4H, B), the step's gate values, becomes its gate gradients da."""
+    c_t, c_{t-1}; g (4H, B), the step's gate values, becomes its gate gradients da."""
     H = dhg.shape[0]
     if m.shape[0]:
         for j in range(H):
-            _lstm_bwd_row_masked(dhg[j], carry[j], dy[j], dc[j], G[j, s], G[H + j, s], G[2 * H + j, s],
-                                 G[3 * H + j, s], c[j], c_prev[j], m)
+            _lstm_bwd_row_masked(dhg[j], carry[j], dy[j], dc[j], g[j], g[H + j], g[2 * H + j], g[3 * H + j], c[j],
+                                 c_prev[j], m)
     else:
         for j in range(H):
-            _lstm_bwd_row(dhg[j], dy[j], dc[j], G[j, s], G[H + j, s], G[2 * H + j, s], G[3 * H + j, s], c[j],
-                          c_prev[j])
+            _lstm_bwd_row(dhg[j], dy[j], dc[j], g[j], g[H + j], g[2 * H + j], g[3 * H + j], c[j], c_prev[j])
 
 
 # ---------------------------------------------------------------- GRU

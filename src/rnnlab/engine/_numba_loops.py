@@ -56,7 +56,7 @@ def matmul_acc(own, M, N, K, a, lda, b, ldb, beta, c, ldc):
 
 
 # ---------------------------------------------------------------- LSTM, feature-major (B >= 16)
-# G (T, 4H, 1, B): each step's gates one contiguous (4H, B) block (the kernels' G[:, 0]), so that a step's
+# G (T, 4H, B): each step's gates one contiguous (4H, B) block, so that a step's
 # kernel streams through memory. BPTT copies a chunk of steps' gate gradients into one (4H, nk*B) matrix
 # for the chunk's weight gradients and dx, kept in the part of G that BPTT is done with (``bptt_chunk``).
 @njit(cache=True, nogil=True)
@@ -75,7 +75,7 @@ def lstm_fwd_fm_loop(W_ih, bias, W_hh, xm, rev, xT, G, cs, hT, masks, own, own_l
         else:
             gemm(False, True, H4, B, I, W_ih, I, xm[s], I, 0.0, g, B)
         matmul_acc(own, H4, B, H, W_hh, H, hT[t], B, 1.0, g, B)
-        lstm_fwd_fm(g, 0, bias, cs[t], hT[t], masks[t], cs[t + 1], hT[t + 1])
+        lstm_fwd_fm(g, bias, cs[t], hT[t], masks[t], cs[t + 1], hT[t + 1])
 
 
 @njit(cache=True)
@@ -111,11 +111,11 @@ def lstm_bwd_fm_loop(W_ih, W_hhT, xm, rev, xs, hb, G, D0, ones, cs, masks, dy, d
         for k in range(nk - 1, -1, -1):
             t = t0 + k
             g = G[t]
-            lstm_bwd_fm(dhg, carry, dyT[k], dc, g, 0, cs[t + 1], cs[t], masks[t])
+            lstm_bwd_fm(dhg, carry, dyT[k], dc, g, cs[t + 1], cs[t], masks[t])
             matmul(own, H, B, H4, W_hhT, H4, g, B, dhg, B)
             for j in range(H4):
                 for b in range(B):
-                    dA[j * ld + k * B + b] = g[j, 0, b]
+                    dA[j * ld + k * B + b] = g[j, b]
         beta = 0.0 if t1 == T else 1.0
         if rev:
             for k in range(nk):

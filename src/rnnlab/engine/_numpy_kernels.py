@@ -103,9 +103,8 @@ def _lstm_gate_grads(dh, tc, gates, out, c_prev, dc):
 
 
 # ---------------------------------------------------------------- LSTM, feature-major
-def lstm_fwd_fm(G, s, gh, c_prev, h_prev, m, c, h):
+def lstm_fwd_fm(g, gh, c_prev, h_prev, m, c, h):
     H = h.shape[0]
-    g = G[:, s]                                    # (4H, B) view
     g += gh
     sigmoid_(g[: 2 * H])
     np.tanh(g[2 * H : 3 * H], out=g[2 * H : 3 * H])
@@ -121,7 +120,7 @@ def lstm_fwd_fm(G, s, gh, c_prev, h_prev, m, c, h):
             h[:, off] = h_prev[:, off]
 
 
-def lstm_bwd_fm(dhg, carry, dy, dc, G, s, c, c_prev, m):
+def lstm_bwd_fm(dhg, carry, dy, dc, g, c, c_prev, m):
     H = dhg.shape[0]
     if m.size:
         on = m[None, :]
@@ -132,7 +131,6 @@ def lstm_bwd_fm(dhg, carry, dy, dc, G, s, c, c_prev, m):
         keep = dc * (1.0 - on)
     else:
         dhg += dy
-    g = G[:, s]                                    # gate values in, gate gradients out
     gates = tuple(g[k * H : (k + 1) * H].copy() for k in range(4))
     _lstm_gate_grads(dhg, np.tanh(c), gates, tuple(g[k * H : (k + 1) * H] for k in range(4)), c_prev, dc)
     if m.size:

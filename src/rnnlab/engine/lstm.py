@@ -17,7 +17,7 @@ The cache keeps what BPTT needs and nothing else: the gate values (T, B, 4H),
 h and c (T+1, B, H); tanh(c_t) is recomputed in backward.
 
 From a batch of ``FM["min_batch"]`` up, forward and backward run feature-major: the gates
-G (T, 4H, 1, B), cells and states (T+1, H, B) hold each step as a contiguous (features, batch)
+G (T, 4H, B), cells and states (T+1, H, B) hold each step as a contiguous (features, batch)
 block, so the per-step products are W_ih x_t^T + W_hh h^T (4H, B) and W_hh^T da^T (H, B), the
 shapes OpenBLAS runs 1.2-1.9x faster than h W_hh^T at these sizes. BPTT writes each step's gate
 gradients over its gate values (the cache serves one backward) and copies them into one chunk's
@@ -114,7 +114,7 @@ def fm_chunk(T, B):
 
 def _forward_fm(x, state0, params, mask):
     """Feature-major forward, steps in processing order (a reversed view of x is read in memory order):
-    G (T, 4H, 1, B), each step's gates one (4H, B) block (``_numba_loops``)."""
+    G (T, 4H, B), each step's gates one (4H, B) block (``_numba_loops``)."""
     K = kernels()
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     T, B, I = x.shape
@@ -122,7 +122,7 @@ def _forward_fm(x, state0, params, mask):
     dtype = x.dtype
     rev = x.strides[0] < 0                         # a reversed view: step t is xm[T-1-t]
     xm = np.ascontiguousarray(x[::-1] if rev else x)    # (T, B, I) memory order (a copy only if strided)
-    G = np.empty((T, GATES * H, 1, B), dtype=dtype)    # W_ih x_t + W_hh h_{t-1}, then gate values
+    G = np.empty((T, GATES * H, B), dtype=dtype)   # W_ih x_t + W_hh h_{t-1}, then gate values
     hT = np.empty((T + 1, H, B), dtype=dtype)      # hT[t+1] = h_t^T
     cs = np.empty((T + 1, H, B), dtype=dtype)      # cs[t+1] = c_t^T
     hT[0], cs[0] = np.asarray(state0[0]).T, np.asarray(state0[1]).T
@@ -137,10 +137,9 @@ def _forward_fm(x, state0, params, mask):
     else:
         empty = no_mask(dtype)
         for t in range(T):
-            g = G[t, :, 0]
-            np.matmul(W_ih, x[t].T, out=g)
-            g += W_hh @ hT[t]
-            K.lstm_fwd_fm(G[t], 0, bias, cs[t], hT[t], step_mask(mask, t, empty), cs[t + 1], hT[t + 1])
+            np.matmul(W_ih, x[t].T, out=G[t])
+            G[t] += W_hh @ hT[t]
+            K.lstm_fwd_fm(G[t], bias, cs[t], hT[t], step_mask(mask, t, empty), cs[t + 1], hT[t + 1])
     hs = np.ascontiguousarray(hT.transpose(0, 2, 1))   # (T+1, B, H): the output, and BPTT's h rows
     y = hs[1:] if mask is None else hs[1:] * mask
     cache = ("fm", x, hs, cs, G, mask, params, [False])
@@ -201,9 +200,9 @@ def _backward_fm(dy, dstateT, cache, need_dx):
             dA = D0 if t1 == T else G[t1:].reshape(-1)[: GATES * H * nk * B].reshape(GATES * H, nk * B)
             np.copyto(dyT[:nk], np.asarray(dy[t0:t1]).transpose(0, 2, 1))
             for t in reversed(range(t0, t1)):
-                K.lstm_bwd_fm(dhg, carry, dyT[t - t0], dc, G[t], 0, cs[t + 1], cs[t], step_mask(mask, t, empty))
-                product(W_hhT, G[t, :, 0], dhg)
-                dA[:, (t - t0) * B : (t - t0 + 1) * B] = G[t, :, 0]
+                K.lstm_bwd_fm(dhg, carry, dyT[t - t0], dc, G[t], cs[t + 1], cs[t], step_mask(mask, t, empty))
+                product(W_hhT, G[t], dhg)
+                dA[:, (t - t0) * B : (t - t0 + 1) * B] = G[t]
             for dW, rows in ((dW_ih, np.asarray(x[t0:t1])), (dW_hh, hs[t0:t1])):
                 part = dA @ rows.reshape(-1, rows.shape[2])
                 if t1 == T:
