@@ -56,9 +56,9 @@ def matmul_acc(own, M, N, K, a, lda, b, ldb, beta, c, ldc):
 
 
 # ---------------------------------------------------------------- LSTM, feature-major (B >= 16)
-# G (T, 4H, B): each step's gates one contiguous (4H, B) block, so that a step's
-# kernel streams through memory. BPTT copies a chunk of steps' gate gradients into one (4H, nk*B) matrix
-# for the chunk's weight gradients and dx, kept in the part of G that BPTT is done with (``bptt_chunk``).
+# G (T, 4H, B): each step's gates one contiguous (4H, B) block, so that a step's kernel streams through
+# memory. BPTT copies a chunk of steps' gate gradients into one (4H, nk*B) matrix for the chunk's weight
+# gradients and dx, kept in the part of G that BPTT is done with (``bptt_chunk``).
 @njit(cache=True, nogil=True)
 def lstm_fwd_fm_loop(W_ih, bias, W_hh, xm, rev, xT, G, cs, hT, masks, own, own_layer):
     """All T steps of x (xm (T, B, I), memory order: step t is xm[T-1-t] when ``rev``): G[t] (4H, B) = W_ih x_t^T

@@ -186,9 +186,9 @@ def _backward_fm(dy, dstateT, cache, need_dx):
     D0 = np.empty((GATES * H, B), dtype=dtype)     # the last step's gate gradients (later chunks: in G)
     if loops(K):                                   # the whole BPTT in one compiled call
         rev = x.strides[0] < 0
+        xm = np.ascontiguousarray(x[::-1] if rev else x)   # memory order, as in forward
         xs = np.empty((n, B, I) if rev else (0, 0, 0), dtype)  # a chunk of a reversed x, in processing order
-        K.lstm_bwd_fm_loop(K.weight(W_ih, dtype), W_hhT, np.ascontiguousarray(x[::-1] if rev else x), rev, xs, hs, G,
-                           D0, np.ones((n * B, 1), dtype), cs,
+        K.lstm_bwd_fm_loop(K.weight(W_ih, dtype), W_hhT, xm, rev, xs, hs, G, D0, np.ones((n * B, 1), dtype), cs,
                            K.masks_2d(mask, T, dtype), np.asarray(dy, dtype=dtype), dyT, dhg, carry, dc, dW_ih,
                            dW_hh, db, dx, K.own_steps(W_hh, dtype), K.own_layer())
     else:
