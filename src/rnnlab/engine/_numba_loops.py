@@ -4,12 +4,13 @@ The ``"numba"`` backend runs each time step as a few Python calls (the recurrent
 through NumPy, then a fused kernel). Here one compiled call runs a direction's forward over
 all T steps, or a chunk of BPTT steps: each step calls NumPy's BLAS GEMM directly (``_blas``)
 and then the same fused kernel as the ``"numba"`` backend, so the two backends compute the
-same numbers in the same order. The weight gradients stay one GEMM per chunk, in NumPy.
+same numbers in the same order. The weight gradients stay one GEMM per chunk, in NumPy, except on
+the LSTM's feature-major path, whose backward call computes them too.
 
 Conventions shared by the loops:
 - ``rev``: the direction runs on a reversed view of its input; step t then reads the input
   projection in memory order at position T-1-t (``_ops.input_projection``); the LSTM's feature-major
-  loops take their inputs in processing order instead;
+  loops read x itself in memory order at T-1-t;
 - ``masks`` (T, B): step t's 0/1 mask in processing order, or (T, 0) for "no mask";
 - every product operand is passed as an array view that starts at its first element,
   with the row stride of the array it lives in (see ``_blas.gemm``);
@@ -22,6 +23,7 @@ Conventions shared by the loops:
 import numpy as np
 from numba import njit
 
+from . import _ops
 from ._blas import gemm
 from ._gemm import gemm_nn
 from ._numba_kernels import (gru_bwd, gru_fwd, lstm_bwd, lstm_bwd_fm, lstm_fwd, lstm_fwd_fm,  # noqa: F401
@@ -78,11 +80,7 @@ def lstm_fwd_fm_loop(W_ih, bias, W_hh, xm, rev, xT, G, cs, hT, masks, own, own_l
         lstm_fwd_fm(g, bias, cs[t], hT[t], masks[t], cs[t + 1], hT[t + 1])
 
 
-@njit(cache=True)
-def bptt_chunk(T, t1, n):
-    """Steps in the BPTT chunk that ends at step t1: up to n, and no more than the T - t1 steps already done,
-    whose gates' memory then holds the chunk's gate gradients (1 for the first chunk, which has D0)."""
-    return min(n, t1, max(1, T - t1))
+bptt_chunk = njit(cache=True)(_ops.bptt_chunk)
 
 
 @njit(cache=True, nogil=True)

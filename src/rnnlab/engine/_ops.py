@@ -91,6 +91,13 @@ def chunks(T, B):
     return [(max(0, t1 - K), t1) for t1 in range(T, 0, -K)], K
 
 
+def bptt_chunk(T, t1, n):
+    """Steps in the feature-major LSTM's BPTT chunk that ends at step t1: up to n, and no more than the T - t1
+    steps already done, whose gates' memory then holds the chunk's gate gradients (1 for the first chunk,
+    which has a buffer of its own). Compiled as is by ``_numba_loops``."""
+    return min(n, t1, max(1, T - t1))
+
+
 def dy_chunks(dy, n_max, dtype):
     """A function (t0, t1) -> dy[t0:t1] as a C-contiguous array, for the kernels: a view when dy
     already is C-contiguous, else a copy into one reused (n_max, B, H) buffer (e.g. a reversed
@@ -140,6 +147,15 @@ class WeightGrads:
             self.db += _ones(a.shape[0], a.dtype) @ a
         if self.db_hh is not None:
             self.db_hh += _ones(ah.shape[0], ah.dtype) @ ah
+
+    def add_fm(self, dA_ih, x, dA_hh, h_prev):
+        """Feature-major: dA_* (G, n*B) gate gradients of n steps; x (n, B, I); h_prev (n, B, H)."""
+        self._acc("W_ih", dA_ih, _rows(x))
+        self._acc("W_hh", dA_hh, _rows(h_prev))
+        if self.db is not None:
+            self.db += dA_ih @ _ones(dA_ih.shape[1], dA_ih.dtype)
+        if self.db_hh is not None:
+            self.db_hh += dA_hh @ _ones(dA_hh.shape[1], dA_hh.dtype)
 
     def dict(self):
         grads = {name: self._sums[name] if name in self._sums else np.zeros(shape, dtype=self._dtype)

@@ -29,8 +29,8 @@ h leaves the loop as (T+1, B, H): it is the output.
 import numpy as np
 
 from ._backend import kernels, loops
-from ._ops import (CHUNK_ROWS, InputGrad, StepProduct, WeightGrads, chunks, dy_chunks, input_projection, no_mask,
-                   product, step_mask)
+from ._ops import (CHUNK_ROWS, InputGrad, StepProduct, WeightGrads, bptt_chunk, chunks, dy_chunks, input_projection,
+                   no_mask, product, step_mask)
 
 GATES = 4
 FM = {"min_batch": 16}     # the batch size from which forward/backward run feature-major
@@ -179,23 +179,27 @@ def _backward_fm(dy, dstateT, cache, need_dx):
     carry = np.zeros((H, B), dtype=dtype)          # dh passed unchanged through padded steps
     W_hhT = np.ascontiguousarray(W_hh.T, dtype=dtype)   # (H, 4H)
     has_bias = params.get("b_ih") is not None
-    dW_ih, dW_hh = np.empty(W_ih.shape, dtype), np.empty(W_hh.shape, dtype)
-    db = np.zeros(GATES * H if has_bias else 0, dtype)
     dx = np.empty((T, B, I) if need_dx else (0, 0, 0), dtype)
     dyT = np.empty((n, H, B), dtype=dtype)         # one chunk of steps' dy, feature-major
     D0 = np.empty((GATES * H, B), dtype=dtype)     # the last step's gate gradients (later chunks: in G)
     if loops(K):                                   # the whole BPTT in one compiled call
+        dW_ih, dW_hh = np.empty(W_ih.shape, dtype), np.empty(W_hh.shape, dtype)
+        db = np.zeros(GATES * H if has_bias else 0, dtype)
         rev = x.strides[0] < 0
         xm = np.ascontiguousarray(x[::-1] if rev else x)   # memory order, as in forward
         xs = np.empty((n, B, I) if rev else (0, 0, 0), dtype)  # a chunk of a reversed x, in processing order
         K.lstm_bwd_fm_loop(K.weight(W_ih, dtype), W_hhT, xm, rev, xs, hs, G, D0, np.ones((n * B, 1), dtype), cs,
                            K.masks_2d(mask, T, dtype), np.asarray(dy, dtype=dtype), dyT, dhg, carry, dc, dW_ih,
                            dW_hh, db, dx, K.own_steps(W_hh, dtype), K.own_layer())
+        grads = {"W_ih": dW_ih, "W_hh": dW_hh}
+        if has_bias:
+            grads["b_ih"], grads["b_hh"] = db, db.copy()
     else:
         empty = no_mask(dtype)
+        weight_grads = WeightGrads(W_ih, W_hh, has_bias, dtype)
         t1 = T
         while t1 > 0:
-            nk = min(n, t1, max(1, T - t1))        # as _numba_loops.bptt_chunk
+            nk = bptt_chunk(T, t1, n)
             t0 = t1 - nk
             dA = D0 if t1 == T else G[t1:].reshape(-1)[: GATES * H * nk * B].reshape(GATES * H, nk * B)
             np.copyto(dyT[:nk], np.asarray(dy[t0:t1]).transpose(0, 2, 1))
@@ -203,21 +207,12 @@ def _backward_fm(dy, dstateT, cache, need_dx):
                 K.lstm_bwd_fm(dhg, carry, dyT[t - t0], dc, G[t], cs[t + 1], cs[t], step_mask(mask, t, empty))
                 product(W_hhT, G[t], dhg)
                 dA[:, (t - t0) * B : (t - t0 + 1) * B] = G[t]
-            for dW, rows in ((dW_ih, np.asarray(x[t0:t1])), (dW_hh, hs[t0:t1])):
-                part = dA @ rows.reshape(-1, rows.shape[2])
-                if t1 == T:
-                    dW[...] = part
-                else:
-                    dW += part
-            if has_bias:
-                db += dA.sum(axis=1)
+            weight_grads.add_fm(dA, x[t0:t1], dA, hs[t0:t1])
             if need_dx:
                 dx[t0:t1] = (dA.T @ W_ih).reshape(nk, B, I)
             t1 = t0
+        grads = weight_grads.dict()
     dhg += carry
-    grads = {"W_ih": dW_ih, "W_hh": dW_hh}
-    if has_bias:
-        grads["b_ih"], grads["b_hh"] = db, db.copy()
     return (dx if need_dx else None), (np.ascontiguousarray(dhg.T), np.ascontiguousarray(dc.T)), grads
 
 
