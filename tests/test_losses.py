@@ -1,7 +1,12 @@
-"""Losses and their backward passes equal PyTorch's in float64, and pass finite differences."""
+"""Losses and their backward passes equal PyTorch's in float64, and pass finite differences.
+
+Softmax cross entropy and log-softmax run in compiled row kernels unless the engine runs "numpy": the tests
+that take the ``path`` fixture run both.
+"""
 import numpy as np
 import pytest
 
+from rnnlab import engine
 from rnnlab.gradcheck import check_grads
 from rnnlab.losses import (bce_with_logits, bce_with_logits_backward, cross_entropy, cross_entropy_backward,
                            log_softmax, sigmoid, softmax)
@@ -14,7 +19,17 @@ F = torch.nn.functional
 TOL = 1e-10
 
 
-def test_softmax_helpers_match_torch_and_are_stable():
+@pytest.fixture(params=["numpy", "compiled"])
+def path(request):
+    """Run the test on NumPy's ufuncs, then on the compiled row kernels (the default where numba is installed)."""
+    import rnnlab.losses as losses
+    if request.param == "compiled" and losses._kernels() is None:
+        pytest.skip("numba is not installed")
+    with engine.use_backend("numpy" if request.param == "numpy" else "numba"):
+        yield request.param
+
+
+def test_softmax_helpers_match_torch_and_are_stable(path):
     x = np.random.default_rng(0).standard_normal((3, 4, 7)) * 5
     x[0, 0] += 1e4                                   # would overflow a naive exp
     assert_close("log_softmax", log_softmax(x), F.log_softmax(torch.from_numpy(x), -1).numpy(), TOL)
@@ -36,7 +51,7 @@ def torch_ce(logits, targets, w, reduction):
 
 @pytest.mark.parametrize("mask_kind", ["none", "bool", "float"])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_cross_entropy_matches_torch(mask_kind, reduction):
+def test_cross_entropy_matches_torch(mask_kind, reduction, path):
     rng = np.random.default_rng(1)
     B, T, C = 3, 5, 6
     logits = rng.standard_normal((B, T, C)) * 3
@@ -53,7 +68,7 @@ def test_cross_entropy_matches_torch(mask_kind, reduction):
     assert_close("dlogits", dlogits, 2.5 * want_grad, TOL)
 
 
-def test_cross_entropy_plain_mean_is_torch_default():
+def test_cross_entropy_plain_mean_is_torch_default(path):
     rng = np.random.default_rng(2)
     logits, targets = rng.standard_normal((8, 4)), rng.integers(0, 4, size=8)
     targets[2] = -100
@@ -65,7 +80,7 @@ def test_cross_entropy_plain_mean_is_torch_default():
     assert_close("dlogits", cross_entropy_backward(cache), lt.grad.numpy(), TOL)
 
 
-def test_cross_entropy_inplace_reuses_the_logits_buffer_and_gives_the_same_result(monkeypatch):
+def test_cross_entropy_inplace_reuses_the_logits_buffer_and_gives_the_same_result(monkeypatch, path):
     import rnnlab.losses as losses
     monkeypatch.setattr(losses, "_BLOCK", 10)       # several blocks of rows in log_softmax
     rng = np.random.default_rng(3)
@@ -84,7 +99,7 @@ def test_cross_entropy_inplace_reuses_the_logits_buffer_and_gives_the_same_resul
     assert_close("log_softmax blocks", log_softmax(logits), F.log_softmax(torch.from_numpy(logits), -1).numpy(), TOL)
 
 
-def test_cross_entropy_finite_differences():
+def test_cross_entropy_finite_differences(path):
     rng = np.random.default_rng(3)
     logits = rng.standard_normal((4, 3, 5))
     targets = rng.integers(0, 5, size=(4, 3))
@@ -94,11 +109,59 @@ def test_cross_entropy_finite_differences():
                 {"logits": cross_entropy_backward(cache)})
 
 
-def test_cross_entropy_everything_masked_is_zero():
+def test_cross_entropy_everything_masked_is_zero(path):
     logits = np.random.default_rng(4).standard_normal((2, 3, 4))
     loss, cache = cross_entropy(logits, np.zeros((2, 3), int), mask=np.zeros((2, 3), bool))
     assert loss == 0.0
     assert not cross_entropy_backward(cache).any()
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_cross_entropy_float32_matches_torch(path, inplace):
+    rng = np.random.default_rng(5)
+    logits = (rng.standard_normal((16, 9, 300)) * 8).astype(np.float32)   # rows spanning > 87: exp underflows
+    logits[0, 0, 7] = 300.0
+    targets = rng.integers(0, 300, size=(16, 9))
+    targets[1, 2:] = -100
+    lt = torch.from_numpy(logits.copy()).requires_grad_()
+    want = F.cross_entropy(lt.reshape(-1, 300), torch.from_numpy(targets).reshape(-1), ignore_index=-100)
+    want.backward()
+    buf = logits.copy()
+    loss, cache = cross_entropy(buf, targets, inplace=inplace)
+    dlogits = cross_entropy_backward(cache, inplace=inplace)
+    assert dlogits.dtype == np.float32 and (dlogits is buf) == inplace
+    assert_close("loss", loss, want.item(), 1e-5)
+    assert_close("dlogits", dlogits, lt.grad.numpy(), 1e-8)
+    assert_close("log_softmax", log_softmax(logits), F.log_softmax(torch.from_numpy(logits), -1).numpy(), 1e-5)
+
+
+def test_compiled_and_numpy_log_softmax_agree_on_non_finite_rows():
+    x = np.array([[0.0, -np.inf, 1.0], [np.inf, 0.0, 0.0], [np.nan, 0.0, 0.0], [-100.0, 0.0, -200.0]], np.float32)
+    with engine.use_backend("numpy"), np.errstate(invalid="ignore"):   # inf - inf
+        want = log_softmax(x)
+    np.testing.assert_allclose(log_softmax(x), want, rtol=1e-6, equal_nan=True)
+
+
+def test_the_compiled_kernels_run_unless_the_engine_runs_numpy(monkeypatch):
+    import rnnlab.losses as losses
+    K = losses._kernels()
+    if K is None:
+        pytest.skip("numba is not installed")
+    calls = []
+    for name in ("log_softmax_rows", "cross_entropy_backward_rows"):
+        fn = getattr(K, name)
+        monkeypatch.setattr(K, name, lambda *a, _fn=fn, _name=name: (calls.append(_name), _fn(*a))[1])
+    logits = np.random.default_rng(6).standard_normal((4, 5, 6)).astype(np.float32)
+    targets = np.zeros((4, 5), dtype=np.int64)
+    with engine.use_backend("numpy"):
+        cross_entropy_backward(cross_entropy(logits, targets)[1])
+        log_softmax(logits)
+    assert calls == []
+    with engine.use_backend("numba"):
+        cross_entropy_backward(cross_entropy(logits, targets)[1])
+        log_softmax(logits)
+        log_softmax(logits[:, :, ::2])               # not C-contiguous: NumPy's ufuncs
+    assert calls == ["log_softmax_rows", "cross_entropy_backward_rows", "log_softmax_rows"]
 
 
 def test_cross_entropy_rejects_bad_targets():

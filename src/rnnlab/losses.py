@@ -14,6 +14,8 @@ and weight 0 where targets == ignore_index (cross entropy). "mean" divides the
 weighted sum by the total weight, PyTorch's ``ignore_index`` semantics; when every
 position is masked out the loss is 0.0 with zero gradient (PyTorch gives nan).
 """
+import functools
+
 import numpy as np
 
 from .checks import check_array
@@ -30,6 +32,11 @@ def log_softmax(x, axis=-1, out=None):
     are summed a block of rows at a time, so the only full-size array made is the result.
     """
     x = np.asarray(x)
+    K = _compiled(x, *([] if out is None else [out])) if axis in (-1, x.ndim - 1) else None
+    if K is not None:
+        out = np.empty_like(x) if out is None else out
+        K.log_softmax_rows(_as_rows(x), _as_rows(out), np.empty(0, dtype=np.int64), np.empty(0, dtype=x.dtype))
+        return out
     out = np.subtract(x, np.max(x, axis=axis, keepdims=True), out=out)
     if axis not in (-1, x.ndim - 1) or out.ndim < 2 or not out.flags.c_contiguous:
         out -= np.log(np.sum(np.exp(out), axis=axis, keepdims=True))
@@ -80,8 +87,14 @@ def cross_entropy(logits, targets, mask=None, reduction="mean", ignore_index=-10
                          f"(expected 0..{C - 1} or ignore_index={ignore_index})")
     safe = np.where(valid, targets, 0)                                              # (...)
     own = inplace and logits.flags.writeable and logits.flags.c_contiguous
-    logp = log_softmax(logits, out=logits if own else None)                         # (..., C)
-    nll = -np.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]               # (...)
+    logp = logits if own else np.empty(logits.shape, dtype=logits.dtype)           # (..., C)
+    K = _compiled(logits, logp)
+    if K is not None:                                                               # one pass per row
+        nll = np.empty(safe.shape, dtype=logits.dtype)                              # (...)
+        K.log_softmax_rows(_as_rows(logits), _as_rows(logp), safe.reshape(-1), nll.reshape(-1))
+    else:
+        log_softmax(logits, out=logp)
+        nll = -np.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]           # (...)
     total = np.sum(np.where(valid, w * nll, 0.0))       # masked positions count 0 even if their logits are inf
     denom = _denominator(w, reduction)
     loss = float(total / denom) if denom else 0.0
@@ -95,10 +108,16 @@ def cross_entropy_backward(cache, dloss=1.0, inplace=False):
     cannot be used again), so the step holds one (..., C) array instead of two.
     """
     logp, safe, w, denom = cache
-    dlogits = np.exp(logp, out=logp if inplace else None)                          # (..., C) softmax
+    scale = ((w * (dloss / denom)) if denom else np.zeros_like(w)).astype(logp.dtype, copy=False)   # (...)
+    dlogits = logp if inplace else np.empty_like(logp)                              # (..., C)
+    K = _compiled(logp, dlogits)
+    if K is not None:
+        K.cross_entropy_backward_rows(_as_rows(logp), safe.reshape(-1), np.ascontiguousarray(scale).reshape(-1),
+                                      _as_rows(dlogits))
+        return dlogits
+    np.exp(logp, out=dlogits)                                                       # softmax
     np.put_along_axis(dlogits, safe[..., None], np.take_along_axis(dlogits, safe[..., None], axis=-1) - 1.0, axis=-1)
-    scale = (w * (dloss / denom)) if denom else np.zeros_like(w)
-    dlogits *= scale[..., None].astype(dlogits.dtype, copy=False)
+    dlogits *= scale[..., None]
     return dlogits
 
 
@@ -143,6 +162,37 @@ def bce_with_logits_backward(cache, dloss=1.0):
 
 
 # ---------------------------------------------------------------------- helpers
+def _compiled(x, *outs):
+    """The compiled row kernels (``engine._numba_softmax``) for input x and outputs outs: None when the engine runs
+    pure NumPy (``rnnlab.engine.set_backend("numpy")``, or while a background process compiles the kernels: see
+    ``engine._warm``), numba is missing, or they are not C-contiguous float32/float64 arrays (..., C), C >= 1, of
+    one shape and dtype with writable outputs (the NumPy code handles those)."""
+    if x.dtype not in (np.float32, np.float64) or x.ndim < 1 or x.shape[-1] == 0 or not x.flags.c_contiguous:
+        return None
+    if not all(o.dtype == x.dtype and o.shape == x.shape and o.flags.c_contiguous and o.flags.writeable for o in outs):
+        return None
+    K = _kernels()
+    if K is None:
+        return None
+    from .engine import get_backend
+    return None if get_backend() == "numpy" else K
+
+
+@functools.cache
+def _kernels():
+    """``engine._numba_softmax``, imported once, or None without numba."""
+    try:
+        from .engine import _numba_softmax
+    except ImportError:
+        return None
+    return _numba_softmax
+
+
+def _as_rows(a):
+    """A C-contiguous (..., C) array as its (N, C) view."""
+    return a.reshape(-1, a.shape[-1])
+
+
 def _check_targets(targets, shape):
     if hasattr(targets, "detach"):
         targets = targets.detach().cpu().numpy()

@@ -8,7 +8,7 @@ sets this process's backend to "numpy" meanwhile (the same equations; its layers
 ``Warmup.poll()`` between steps switches back once the child is done, and the loops then load
 from the cache in under a second. The child writes a stamp next to numba's cache when it is done,
 so that runs on a warm cache start no child. The optimizer's kernels compile in about a second and
-stay compiled meanwhile.
+stay compiled meanwhile; the losses' softmax kernels are compiled by the child too and run in NumPy meanwhile.
 
     python -m rnnlab.engine._warm STAMP BACKEND DTYPE MODE [MODE ...]     # what the child runs
 """
@@ -126,8 +126,9 @@ def _lock(path):
 def compile_loops(backend, dtype, modes):
     """Run every path a training step takes through layers of these modes: batch-major (B < 16) and feature-major
     batches, one layer and two bidirectional ones, with and without lengths, backward with and without dx; on one
-    thread and on two (the backend may choose other loops for each)."""
+    thread and on two (the backend may choose other loops for each); then the losses' softmax kernels."""
     from ..layers.recurrent import GRU, LSTM, RNN
+    from ..losses import cross_entropy, cross_entropy_backward, log_softmax
 
     set_backend(backend)
     make = {"LSTM": LSTM, "GRU": GRU, "RNN_TANH": lambda *a, **k: RNN(*a, nonlinearity="tanh", **k),
@@ -143,6 +144,9 @@ def compile_loops(backend, dtype, modes):
                     for lengths in (None, np.array([4] + [2] * (B - 1))):
                         y, _, cache = layer.forward(x, lengths=lengths, training=True)
                         layer.backward(np.ones_like(y), cache, need_dx=lengths is None)
+    logits = rng.standard_normal((2, 3, 4)).astype(dtype)        # the losses' row kernels
+    cross_entropy_backward(cross_entropy(logits, np.zeros((2, 3), dtype=np.int64))[1])
+    log_softmax(logits)
 
 
 def main(argv):
