@@ -64,7 +64,7 @@ def _exp_overload(x):
 def _row_lse(x):
     """log sum_c exp(x_c) of one row, shifted by its max."""
     m = x[0]
-    for c in range(1, x.shape[0]):
+    for c in range(x.shape[0]):        # range(1, C) would not vectorize
         m = max(m, x[c])
     s = x[0] - x[0]
     for c in range(x.shape[0]):
@@ -72,27 +72,32 @@ def _row_lse(x):
     return m + math.log(s)
 
 
+# Each row's result goes through a (C,) scratch row: written straight into out when out is x, a loop would
+# not vectorize (LLVM's check that the two arrays do not overlap fails, and the loop runs element by element).
+
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def log_softmax_rows(x, out, targets, nll):
     """out (N, C) = x - logsumexp(x) per row (out may be x); when nll has rows, also nll (N,) = -out[i, targets[i]]
     (the cross entropy; targets in [0, C))."""
+    tmp = np.empty(x.shape[1], dtype=x.dtype)
     for i in range(x.shape[0]):
         row = x[i]
         lse = _row_lse(row)
         if nll.shape[0]:
             nll[i] = lse - row[targets[i]]
-        o = out[i]
         for c in range(x.shape[1]):
-            o[c] = row[c] - lse
+            tmp[c] = row[c] - lse
+        out[i] = tmp
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def cross_entropy_backward_rows(logp, targets, scale, out):
     """out (N, C) = scale[i] * (exp(logp) - onehot(targets[i])) per row (out may be logp)."""
+    tmp = np.empty(logp.shape[1], dtype=logp.dtype)
     for i in range(logp.shape[0]):
         s = scale[i]
         row = logp[i]
-        o = out[i]
         for c in range(logp.shape[1]):
-            o[c] = s * _exp(row[c])
-        o[targets[i]] -= s
+            tmp[c] = s * _exp(row[c])
+        tmp[targets[i]] -= s
+        out[i] = tmp
