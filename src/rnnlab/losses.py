@@ -28,8 +28,9 @@ _BLOCK = 1 << 16        # elements per block of rows in log_softmax's temporary 
 def log_softmax(x, axis=-1, out=None):
     """log(softmax(x)) computed as x - max - log(sum(exp(x - max))), stable for any finite x.
 
-    ``out`` (x itself allowed) receives the result. Over the last axis the exponentials
-    are summed a block of rows at a time, so the only full-size array made is the result.
+    ``out`` (x itself allowed) receives the result. Over the last axis of a C-contiguous float
+    array this is one compiled pass per row (unless the engine runs "numpy"); otherwise NumPy sums
+    the exponentials a block of rows at a time. Either way the only full-size array made is the result.
     """
     x = np.asarray(x)
     K = _compiled(x, *([] if out is None else [out])) if axis in (-1, x.ndim - 1) else None
