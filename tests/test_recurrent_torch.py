@@ -94,6 +94,37 @@ def test_transposed_step_products_match_torch(kind, L, bidir, use_lengths, use_s
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind,L,bidir,use_lengths,use_state",
+                         [c for c in CASES if c[1] == 2 and c[3] == c[4]])
+def test_weight_gradients_summed_over_chunks_match_torch(kind, L, bidir, use_lengths, use_state, backend, monkeypatch):
+    """BPTT's weight gradients summed over many chunks (one step each here; the compiled backends add each
+    chunk's products into the sums inside the GEMM, ``gemm_acc``) are exact too."""
+    from rnnlab.engine import _numba_loops, _ops
+    monkeypatch.setattr(_ops, "CHUNK_ROWS", 1)
+    assert _ops.chunks(3, 2) == ([(2, 3), (1, 2), (0, 1)], 1)
+    calls = []
+    if backend in ("numba_loops", "numba_gemm"):
+        acc = _numba_loops.gemm_acc
+        monkeypatch.setattr(_numba_loops, "gemm_acc", lambda *a: (calls.append(1), acc(*a))[1])
+        if backend == "numba_gemm":
+            from rnnlab.engine import _numba_gemm
+            monkeypatch.setattr(_numba_gemm, "gemm_acc", _numba_loops.gemm_acc)
+    with use_backend(backend):
+        _check_against_torch(kind, L, bidir, use_lengths, use_state)
+    multi_step = CASES.index((kind, L, bidir, use_lengths, use_state))   # the seed: T >= 2 somewhere
+    assert bool(calls) == (backend in ("numba_loops", "numba_gemm") and _uses_chunks(multi_step, kind)), calls
+
+
+def _uses_chunks(seed, kind):
+    """Whether the case's sequence has two steps or more on the batch-major path (the LSTM's feature-major path,
+    from FM["min_batch"] rows, sums its chunks in its compiled loop instead)."""
+    from rnnlab.engine import lstm
+    rng = np.random.default_rng(seed)
+    B, T = int(rng.integers(1, 5)), int(rng.integers(1, 7))
+    return T >= 2 and not (kind == "lstm" and B >= lstm.FM["min_batch"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("L,bidir,use_lengths,use_state",
                          list(itertools.product([1, 2], [False, True], [False, True], [False, True])))
 def test_feature_major_lstm_matches_torch(L, bidir, use_lengths, use_state, backend, monkeypatch):

@@ -16,7 +16,7 @@ import numpy as np
 from numba import get_num_threads
 
 from . import _blas, _numba_loops
-from ._numba_loops import (gru_bwd, gru_bwd_loop, gru_fwd, gru_fwd_loop, lstm_bwd, lstm_bwd_fm,  # noqa: F401
+from ._numba_loops import (gemm_acc, gru_bwd, gru_bwd_loop, gru_fwd, gru_fwd_loop, lstm_bwd, lstm_bwd_fm,  # noqa: F401
                            lstm_bwd_fm_loop, lstm_bwd_loop, lstm_fwd, lstm_fwd_fm, lstm_fwd_fm_loop, lstm_fwd_loop,
                            masks_2d, rnn_bwd, rnn_bwd_loop, rnn_fwd, rnn_fwd_loop, weight)
 

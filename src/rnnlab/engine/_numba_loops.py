@@ -130,6 +130,15 @@ def lstm_bwd_fm_loop(W_ih, W_hhT, xm, rev, xs, hb, G, D0, ones, cs, masks, dy, d
         t1 = t0
 
 
+# ---------------------------------------------------------------- weight gradients, batch-major
+@njit(cache=True, nogil=True)
+def gemm_acc(trans_a, a, b, c):
+    """c (M, N) += op(a) @ b (K, N): op(a) = a (M, K), or a^T for a (K, M) when ``trans_a``; C-contiguous arrays
+    (``_ops.WeightGrads`` adds each BPTT chunk's products into the sums with it, with no temporary)."""
+    M, N = c.shape
+    gemm(trans_a, False, M, N, b.shape[0], a, a.shape[1], b, N, 1.0, c, N)
+
+
 # ---------------------------------------------------------------- per-step products, batch-major
 @njit(inline="always")
 def step_product(a, M, form, tmp, out):

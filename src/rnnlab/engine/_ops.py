@@ -117,13 +117,15 @@ def dy_chunks(dy, n_max, dtype):
 class WeightGrads:
     """dW_ih, dW_hh and db accumulated chunk by chunk: dW += dA^T inputs over the chunk's rows.
 
-    The first chunk's products are the gradients themselves; a temporary for the products
-    of later chunks is made only when there is a second chunk.
+    The first chunk's products are the gradients themselves. Later chunks' products are added by
+    ``acc`` (the compiled backends' ``gemm_acc``: a GEMM that adds into the sum) or, without it,
+    computed into a temporary (made when there is a second chunk) and added.
     """
 
-    def __init__(self, W_ih, W_hh, bias, dtype, separate_bias=False):
+    def __init__(self, W_ih, W_hh, bias, dtype, separate_bias=False, acc=None):
         self._shapes = {"W_ih": W_ih.shape, "W_hh": W_hh.shape}
         self._dtype = dtype
+        self._gemm_acc = acc
         self._sums, self._tmps = {}, {}
         self.db = np.zeros(W_hh.shape[0], dtype=dtype) if bias else None
         self.db_hh = np.zeros(W_hh.shape[0], dtype=dtype) if bias and separate_bias else None
@@ -133,6 +135,12 @@ class WeightGrads:
         if name not in self._sums:
             self._sums[name] = np.matmul(a, b).astype(self._dtype, copy=False)
             return
+        c = self._sums[name]
+        if self._gemm_acc is not None and b.flags.c_contiguous and a.dtype == b.dtype == c.dtype:
+            if a.flags.c_contiguous:
+                return self._gemm_acc(False, a, b, c)
+            if a.T.flags.c_contiguous:
+                return self._gemm_acc(True, a.T, b, c)
         if name not in self._tmps:
             self._tmps[name] = np.empty(self._shapes[name], dtype=self._dtype)
         np.matmul(a, b, out=self._tmps[name])

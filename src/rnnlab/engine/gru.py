@@ -64,7 +64,8 @@ def backward(dy, dhT, cache, need_dx=True):
     dy_chunk = dy_chunks(dy, n_max, dtype)
     dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype, order="C")
     carry = np.zeros((B, H), dtype=dtype)          # dh * z, the part of dh_next that skips W_hh
-    grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype, separate_bias=True)
+    grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype, separate_bias=True,
+                        acc=getattr(K, "gemm_acc", None))
     dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
     if loops(K):

@@ -85,7 +85,7 @@ def backward(dy, dstateT, cache, need_dx=True):
         dhg = np.array(dstateT[0], dtype=dtype, order="C")
         dc = np.array(dstateT[1], dtype=dtype, order="C")
     carry = np.zeros((B, H), dtype=dtype)          # dh passed unchanged through padded steps
-    grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype)
+    grads = WeightGrads(W_ih, W_hh, params.get("b_ih") is not None, dtype, acc=getattr(K, "gemm_acc", None))
     dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
     if loops(K):

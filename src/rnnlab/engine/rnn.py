@@ -66,7 +66,7 @@ def backward(dy, dhT, cache, need_dx=True):
     dy_chunk = dy_chunks(dy, n_max, dtype)
     dhg = np.zeros((B, H), dtype=dtype) if dhT is None else np.array(dhT, dtype=dtype, order="C")
     carry = np.zeros((B, H), dtype=dtype)          # dh passed unchanged through padded steps
-    grads = WeightGrads(Wxh, Whh, params.get("b_ih") is not None, dtype)
+    grads = WeightGrads(Wxh, Whh, params.get("b_ih") is not None, dtype, acc=getattr(K, "gemm_acc", None))
     dx = InputGrad(T, B, x.shape[2], n_max, dtype) if need_dx else None   # None: the caller needs no dx
     empty = no_mask(dtype)
     if loops(K):
