@@ -244,14 +244,18 @@ def lstm_bwd_fm(dhg, carry, dy, dc, g, c, c_prev, m):
 
 # ---------------------------------------------------------------- GRU
 @njit(cache=True, fastmath=True, error_model="numpy")
-def gru_fwd(g, gh, b_hh, h_prev, m, ghn, h):
-    """g (B, 3H) = W_ih x + b_ih -> [r, z, n]; gh (B, 3H) = W_hh h_prev; ghn = gh_n + b_hn."""
+def gru_fwd(g, gh, b_ih, b_hh, h_prev, m, ghn, h):
+    """g (B, 3H) = W_ih x (+ b_ih, added here unless b_ih is empty) -> [r, z, n]; gh (B, 3H) = W_hh h_prev;
+    ghn = gh_n + b_hn."""
     B, H = h.shape
     for b in range(B):
         if m.shape[0] and m[b] == ZERO:
             h[b] = h_prev[b]
             continue
         gb, hb = g[b], gh[b]
+        if b_ih.shape[0]:
+            for j in range(3 * H):
+                gb[j] += b_ih[j]
         for j in range(2 * H):                                     # r, z
             gb[j] = sigmoid(gb[j] + (hb[j] + b_hh[j]))
         for j in range(H):

@@ -208,12 +208,12 @@ def rnn_bwd_loop(M, form, tmp, dhg, carry, dyc, hs, masks, dA, t0, t1, relu):
 
 
 @njit(cache=True, nogil=True)
-def gru_fwd_loop(M, form, tmp, b_hh, Gi, rev, gh, ghn, hs, masks):
+def gru_fwd_loop(M, form, tmp, b_ih, b_hh, Gi, rev, gh, ghn, hs, masks):
     """All T steps: gh = h_{t-1} W_hh^T, then ``gru_fwd`` on Gi's step (T, B, 3H, memory order)."""
     T = hs.shape[0] - 1
     for t in range(T):
         step_product(hs[t], M, form, tmp, gh)
-        gru_fwd(Gi[T - 1 - t if rev else t], gh, b_hh, hs[t], masks[t], ghn[t], hs[t + 1])
+        gru_fwd(Gi[T - 1 - t if rev else t], gh, b_ih, b_hh, hs[t], masks[t], ghn[t], hs[t + 1])
 
 
 @njit(cache=True, nogil=True)

@@ -140,8 +140,10 @@ def lstm_bwd_fm(dhg, carry, dy, dc, g, c, c_prev, m):
 
 
 # ---------------------------------------------------------------- GRU
-def gru_fwd(g, gh, b_hh, h_prev, m, ghn, h):
+def gru_fwd(g, gh, b_ih, b_hh, h_prev, m, ghn, h):
     H = h.shape[1]
+    if b_ih.shape[0]:
+        g += b_ih
     gh += b_hh
     rz = g[:, : 2 * H]
     rz += gh[:, : 2 * H]

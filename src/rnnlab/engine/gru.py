@@ -29,22 +29,23 @@ def forward(x, h0, params, mask=None):
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     T, B, _ = x.shape
     H = W_hh.shape[1]
-    Gi = input_projection(x, W_ih, params.get("b_ih"))   # (T, B, 3H): becomes [r, z, n] gate values
+    Gi = input_projection(x, W_ih, None)          # (T, B, 3H): W_ih x_t; the kernel adds b_ih, then gate values
     hh = StepProduct(W_hh, B, transpose=True)     # h @ W_hh^T
     b_hh = _hidden_bias(params, W_hh)
+    b_ih = no_mask(x.dtype) if params.get("b_ih") is None else params["b_ih"]   # (3H,), or empty: no input bias
     ghn = np.empty((T, B, H), dtype=x.dtype)       # W_hn h_{t-1} + b_hn, needed by backward
     hs = np.empty((T + 1, B, H), dtype=x.dtype)
     hs[0] = h0
     gh = np.empty((B, GATES * H), dtype=x.dtype)
     if loops(K):                                   # the whole loop in one compiled call
         rev = Gi.strides[0] < 0
-        K.gru_fwd_loop(*K.product_form(hh, x.dtype), K.weight(b_hh, x.dtype), Gi[::-1] if rev else Gi, rev, gh, ghn,
-                       hs, K.masks_2d(mask, T, x.dtype))
+        K.gru_fwd_loop(*K.product_form(hh, x.dtype), K.weight(b_ih, x.dtype), K.weight(b_hh, x.dtype),
+                       Gi[::-1] if rev else Gi, rev, gh, ghn, hs, K.masks_2d(mask, T, x.dtype))
     else:
         empty = no_mask(x.dtype)
         for t in range(T):
             hh(hs[t], gh)
-            K.gru_fwd(Gi[t], gh, b_hh, hs[t], step_mask(mask, t, empty), ghn[t], hs[t + 1])
+            K.gru_fwd(Gi[t], gh, b_ih, b_hh, hs[t], step_mask(mask, t, empty), ghn[t], hs[t + 1])
     y = hs[1:] if mask is None else hs[1:] * mask
     cache = (x, hs, Gi, ghn, mask, params)
     return y, hs[T], cache
@@ -107,7 +108,8 @@ def step_projected(xp_t, h, params):
     g = np.array(xp_t, dtype=h.dtype)             # the kernel turns it into gate values in place
     h_new = np.empty_like(h)
     ghn = np.empty_like(h)
-    kernels().gru_fwd(g, h @ W_hh.T, _hidden_bias(params, W_hh), h, no_mask(h.dtype), ghn, h_new)
+    empty = no_mask(h.dtype)                      # xp_t has b_ih already; no mask
+    kernels().gru_fwd(g, h @ W_hh.T, empty, _hidden_bias(params, W_hh), h, empty, ghn, h_new)
     return h_new, h_new
 
 
