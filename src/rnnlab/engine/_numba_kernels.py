@@ -66,15 +66,19 @@ def sigmoid(a):
 
 # ---------------------------------------------------------------- RNN
 @njit(cache=True, fastmath=True, error_model="numpy")
-def rnn_fwd(a, gh, h_prev, m, h, relu):
-    """h = act(a + gh), or h_prev where m == 0. a may be h itself."""
+def rnn_fwd(a, gh, bias, h_prev, m, h, relu):
+    """h = act(a + bias + gh) (bias (H,), or empty: none), or h_prev where m == 0. a may be h itself."""
     B, H = h.shape
     for b in range(B):
         if m.shape[0] and m[b] == ZERO:
             h[b] = h_prev[b]
             continue
-        for j in range(H):                 # a may be h: the activation then runs on one array,
-            h[b, j] = a[b, j] + gh[b, j]   # which vectorises where a read of a and write of h cannot
+        if bias.shape[0]:                  # a may be h: the activation then runs on one array,
+            for j in range(H):             # which vectorises where a read of a and write of h cannot
+                h[b, j] = (a[b, j] + bias[j]) + gh[b, j]
+        else:
+            for j in range(H):
+                h[b, j] = a[b, j] + gh[b, j]
         if relu:
             for j in range(H):
                 h[b, j] = max(h[b, j], ZERO)

@@ -190,12 +190,12 @@ def lstm_bwd_loop(M, form, tmp, dhg, carry, dyc, dc, G, rev, cs, masks, dA, t0, 
 
 # ---------------------------------------------------------------- RNN and GRU (batch-major)
 @njit(cache=True, nogil=True)
-def rnn_fwd_loop(M, form, tmp, A, rev, gh, hs, masks, relu):
-    """All T steps: gh = h_{t-1} W_hh^T, then ``rnn_fwd`` on A's step (T, B, H, memory order; may be hs[1:])."""
+def rnn_fwd_loop(M, form, tmp, A, rev, bias, gh, hs, masks, relu):
+    """All T steps: gh = h_{t-1} W_hh^T, then ``rnn_fwd`` on A's step (T, B, H, memory order; may be hs[1:]) and bias."""
     T = hs.shape[0] - 1
     for t in range(T):
         step_product(hs[t], M, form, tmp, gh)
-        rnn_fwd(A[T - 1 - t if rev else t], gh, hs[t], masks[t], hs[t + 1], relu)
+        rnn_fwd(A[T - 1 - t if rev else t], gh, bias, hs[t], masks[t], hs[t + 1], relu)
 
 
 @njit(cache=True, nogil=True)

@@ -27,8 +27,12 @@ def _keep_masked(m, new, old):
 
 
 # ---------------------------------------------------------------- RNN
-def rnn_fwd(a, gh, h_prev, m, h, relu):
-    np.add(a, gh, out=h)
+def rnn_fwd(a, gh, bias, h_prev, m, h, relu):
+    if bias.shape[0]:
+        np.add(a, bias, out=h)
+        h += gh
+    else:
+        np.add(a, gh, out=h)
     if relu:
         np.maximum(h, 0.0, out=h)
     else:

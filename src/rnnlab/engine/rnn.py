@@ -35,19 +35,21 @@ def forward(x, h0, params, mask=None, nonlinearity="tanh"):
     relu = nonlinearity == "relu"
     hs = np.empty((T + 1, B, H), dtype=x.dtype)    # hs[0] = h0, hs[t+1] = state after step t
     hs[0] = h0
-    # Wxh x_t + b, written into hs[t+1] itself when x is in memory order (the kernel turns it into h_t)
-    A = input_projection(x, Wxh, _sum_bias(params), out=hs[1:])
+    # Wxh x_t, written into hs[t+1] itself when x is in memory order (the kernel adds b and makes it h_t)
+    A = input_projection(x, Wxh, None, out=hs[1:])
+    bias = _sum_bias(params)
+    bias = no_mask(x.dtype) if bias is None else bias.astype(x.dtype, copy=False)   # (H,), or empty: none
     hh = StepProduct(Whh, B, transpose=True)     # h @ Whh^T
     gh = np.empty((B, H), dtype=x.dtype)
     if loops(K):                                   # the whole loop in one compiled call
         rev = A.strides[0] < 0
-        K.rnn_fwd_loop(*K.product_form(hh, x.dtype), A[::-1] if rev else A, rev, gh, hs, K.masks_2d(mask, T, x.dtype),
-                       relu)
+        K.rnn_fwd_loop(*K.product_form(hh, x.dtype), A[::-1] if rev else A, rev, bias, gh, hs,
+                       K.masks_2d(mask, T, x.dtype), relu)
     else:
         empty = no_mask(x.dtype)
         for t in range(T):
             hh(hs[t], gh)
-            K.rnn_fwd(A[t], gh, hs[t], step_mask(mask, t, empty), hs[t + 1], relu)
+            K.rnn_fwd(A[t], gh, bias, hs[t], step_mask(mask, t, empty), hs[t + 1], relu)
     y = hs[1:] if mask is None else hs[1:] * mask
     cache = (x, hs, mask, relu, params)
     return y, hs[T], cache
@@ -108,7 +110,8 @@ def step(x_t, h, params, nonlinearity="tanh"):
 def step_projected(xp_t, h, params, nonlinearity="tanh"):
     """One inference step from the input projection xp_t (B, H) = ``project(x_t)``."""
     h_new = np.empty_like(h)
-    kernels().rnn_fwd(xp_t, h @ params["W_hh"].T, h, no_mask(h.dtype), h_new, nonlinearity == "relu")
+    empty = no_mask(h.dtype)                      # xp_t has the bias already; no mask
+    kernels().rnn_fwd(xp_t, h @ params["W_hh"].T, empty, h, empty, h_new, nonlinearity == "relu")
     return h_new, h_new
 
 
