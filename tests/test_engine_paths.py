@@ -125,7 +125,7 @@ def test_feature_major_lstm_chunks_match_batch_major(backend, masked, reverse, n
     """The feature-major path's BPTT takes chunks of up to 3 steps here (10 steps: 1, 1, 2, 3, 3, latest
     first, each chunk's gate gradients kept in the gates of the steps after it): the same numbers as the
     batch-major path (float64), masks, reversed views and no dx included."""
-    monkeypatch.setattr(engine.lstm, "CHUNK_ROWS", 48)
+    monkeypatch.setattr(engine._ops, "CHUNK_ROWS", 48)
     mod, kw, params, x, state0, mask, dy, dstate = make("lstm", np.float64, T=10, B=16, I=5, H=7, masked=masked)
     if reverse:
         x, dy = x[::-1], dy[::-1]

@@ -14,7 +14,7 @@ import pytest
 numba = pytest.importorskip("numba")
 
 from rnnlab import engine  # noqa: E402
-from rnnlab.engine import _gemm, lstm  # noqa: E402
+from rnnlab.engine import _gemm, _ops, lstm  # noqa: E402
 
 from conftest import assert_close  # noqa: E402
 
@@ -96,7 +96,7 @@ def test_lstm_own_products_match_torch(L, bidir, use_lengths, use_state, layer, 
     from rnnlab.engine import _numba_gemm
     from test_recurrent_torch import _check_against_torch
     monkeypatch.setattr(lstm, "FM", {"min_batch": 1})
-    monkeypatch.setattr(lstm, "CHUNK_ROWS", 5)
+    monkeypatch.setattr(_ops, "CHUNK_ROWS", 5)
     monkeypatch.setattr(_numba_gemm, "_blas_avx512", [not layer])
     with _one_thread(), engine.use_backend("numba_gemm"):
         _check_against_torch("lstm", L, bidir, use_lengths, use_state)

@@ -33,7 +33,8 @@ def log_softmax(x, axis=-1, out=None):
     the exponentials a block of rows at a time. Either way the only full-size array made is the result.
     """
     x = np.asarray(x)
-    K = _compiled(x, *([] if out is None else [out])) if axis in (-1, x.ndim - 1) else None
+    outs = () if out is None else (out,)
+    K = _compiled(x, *outs) if axis in (-1, x.ndim - 1) else None
     if K is not None:
         out = np.empty_like(x) if out is None else out
         K.log_softmax_rows(_as_rows(x), _as_rows(out), np.empty(0, dtype=np.int64), np.empty(0, dtype=x.dtype))

@@ -4,8 +4,9 @@ The ``"numba"`` backend runs each time step as a few Python calls (the recurrent
 through NumPy, then a fused kernel). Here one compiled call runs a direction's forward over
 all T steps, or a chunk of BPTT steps: each step calls NumPy's BLAS GEMM directly (``_blas``)
 and then the same fused kernel as the ``"numba"`` backend, so the two backends compute the
-same numbers in the same order. The weight gradients stay one GEMM per chunk, in NumPy, except on
-the LSTM's feature-major path, whose backward call computes them too.
+same numbers in the same order. The weight gradients stay one GEMM per chunk of steps, called from Python
+(``gemm_acc`` adds each chunk's product into the sums), except on the LSTM's feature-major path, whose
+backward call computes them too.
 
 Conventions shared by the loops:
 - ``rev``: the direction runs on a reversed view of its input; step t then reads the input

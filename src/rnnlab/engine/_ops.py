@@ -85,9 +85,14 @@ def no_mask(dtype):
     return np.empty(0, dtype=dtype)
 
 
+def chunk_steps(T, B):
+    """Steps per chunk of BPTT's weight-gradient products: about CHUNK_ROWS rows of B each."""
+    return max(1, min(T, CHUNK_ROWS // max(B, 1)))
+
+
 def chunks(T, B):
     """(t0, t1) blocks of steps, latest first, each about CHUNK_ROWS rows."""
-    K = max(1, min(T, CHUNK_ROWS // max(B, 1)))
+    K = chunk_steps(T, B)
     return [(max(0, t1 - K), t1) for t1 in range(T, 0, -K)], K
 
 

@@ -29,7 +29,7 @@ h leaves the loop as (T+1, B, H): it is the output.
 import numpy as np
 
 from ._backend import kernels, loops
-from ._ops import (CHUNK_ROWS, InputGrad, StepProduct, WeightGrads, bptt_chunk, chunks, dy_chunks, input_projection,
+from ._ops import (InputGrad, StepProduct, WeightGrads, bptt_chunk, chunk_steps, chunks, dy_chunks, input_projection,
                    no_mask, product, step_mask)
 
 GATES = 4
@@ -107,11 +107,6 @@ def backward(dy, dstateT, cache, need_dx=True):
     return None if dx is None else dx.result(), (dhg, dc), grads.dict()
 
 
-def fm_chunk(T, B):
-    """Steps per chunk of BPTT's weight-gradient products on the feature-major path: about CHUNK_ROWS columns."""
-    return max(1, min(T, CHUNK_ROWS // max(B, 1)))
-
-
 def _forward_fm(x, state0, params, mask):
     """Feature-major forward, steps in processing order (a reversed view of x is read in memory order):
     G (T, 4H, B), each step's gates one (4H, B) block (``_numba_loops``)."""
@@ -174,7 +169,7 @@ def _backward_fm(dy, dstateT, cache, need_dx):
     T, B, H = dy.shape
     I = x.shape[2]
     dtype = hs.dtype
-    n = fm_chunk(T, B)
+    n = chunk_steps(T, B)                         # up to n steps a chunk (columns of dA)
     dhg, dc = fm_dstate(dstateT, H, B, dtype)      # dhg: W_hh^T da_{t+1}, the dh arriving from step t+1
     carry = np.zeros((H, B), dtype=dtype)          # dh passed unchanged through padded steps
     W_hhT = np.ascontiguousarray(W_hh.T, dtype=dtype)   # (H, 4H)
